@@ -1,0 +1,3 @@
+from rlm_cli.cli import main
+
+main()

@@ -1,0 +1,78 @@
+"""The one small protocol every model backend implements."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from rlm_cli.errors import RlmError
+
+USAGE_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+)
+
+
+@dataclass
+class Request:
+    """One model call: fixed instructions (cacheable), the per-call message, and limits."""
+
+    system: str
+    user: str
+    model: str
+    max_tokens: int
+
+
+@dataclass
+class Response:
+    """A successful answer with its usage figures."""
+
+    text: str
+    stop_reason: str
+    usage: dict[str, int] = field(default_factory=dict)
+    request_id: str | None = None
+
+
+class CallError(Exception):
+    """A failed call, classified so the runner knows what to do next.
+
+    kind: "retryable" (rate limit, overload, 5xx, dropped connection), "overflow" (input
+    too long: split and retry), "fatal" (bad key or model: stop everything), or "failed".
+    """
+
+    def __init__(
+        self, kind: str, message: str, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.status = status
+        self.retry_after = retry_after
+
+
+class Backend(Protocol):
+    """What the runner needs from a model backend."""
+
+    async def call(self, request: Request, timeout: float) -> Response: ...
+
+    async def aclose(self) -> None: ...
+
+
+def check_credentials() -> None:
+    """Fail with a fix before any call when no credentials are configured."""
+    if not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
+        raise RlmError(
+            "ANTHROPIC_API_KEY is not set. Create a key in the Anthropic Console and run "
+            "`export ANTHROPIC_API_KEY=sk-ant-...` (or set ANTHROPIC_AUTH_TOKEN)."
+        )
+
+
+def make_backend(name: str) -> Backend:
+    """Build the named backend; its SDK is imported only here, when a call is needed."""
+    if name == "anthropic":
+        from rlm_cli.backends.anthropic_api import AnthropicBackend
+
+        return AnthropicBackend()
+    raise ValueError(f"unknown backend: {name}")

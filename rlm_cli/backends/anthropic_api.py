@@ -1,0 +1,96 @@
+"""The Anthropic Messages API backend, through the official SDK (imported lazily)."""
+
+from __future__ import annotations
+
+import anthropic
+
+from rlm_cli.backends import USAGE_FIELDS, CallError, Request, Response, check_credentials
+
+# Above this many output tokens a non-streaming request risks the SDK's long-request
+# guard and idle-connection timeouts, so the answer is streamed instead.
+STREAM_ABOVE_MAX_TOKENS = 8192
+RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
+RETRYABLE_ERROR_TYPES = {"overloaded_error", "rate_limit_error", "api_error", "timeout_error"}
+
+
+class AnthropicBackend:
+    """Calls the Messages API; the SDK's own retries are off because the runner owns them."""
+
+    def __init__(self) -> None:
+        check_credentials()
+        # The SDK pools up to 1000 connections, more than any sane --concurrency.
+        self.client = anthropic.AsyncAnthropic(max_retries=0)
+
+    async def call(self, request: Request, timeout: float) -> Response:
+        """Make one attempt; classify any failure as a CallError."""
+        params = {
+            "model": request.model,
+            "max_tokens": request.max_tokens,
+            "system": [
+                {"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}
+            ],
+            "messages": [{"role": "user", "content": request.user}],
+            "timeout": timeout,
+        }
+        try:
+            if request.max_tokens > STREAM_ABOVE_MAX_TOKENS:
+                async with self.client.messages.stream(**params) as stream:
+                    message = await stream.get_final_message()
+            else:
+                message = await self.client.messages.create(**params)
+        except anthropic.APIStatusError as e:
+            raise _classify(e) from None
+        except anthropic.APIConnectionError as e:
+            raise CallError("retryable", f"connection error: {e}") from None
+        text = "".join(b.text for b in message.content if b.type == "text")
+        usage = {f: getattr(message.usage, f, None) or 0 for f in USAGE_FIELDS}
+        return Response(
+            text, message.stop_reason or "", usage, getattr(message, "_request_id", None)
+        )
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
+def _classify(e: anthropic.APIStatusError) -> CallError:
+    """Map an API error to what the runner should do about it."""
+    body = e.body if isinstance(e.body, dict) else {}
+    error = body.get("error") if isinstance(body.get("error"), dict) else body
+    etype = error.get("type", "") if isinstance(error, dict) else ""
+    message = error.get("message", str(e)) if isinstance(error, dict) else str(e)
+    status = e.status_code
+    detail = f"{status} {etype}: {message}".strip()
+    if "prompt is too long" in message or status == 413:
+        return CallError("overflow", detail, status)
+    if status in RETRYABLE_STATUS or etype in RETRYABLE_ERROR_TYPES:
+        return CallError("retryable", detail, status, _retry_after(e.response.headers))
+    if status == 401:
+        return CallError(
+            "fatal", f"authentication failed ({detail}): check ANTHROPIC_API_KEY", status
+        )
+    if status == 403:
+        return CallError(
+            "fatal",
+            f"permission denied ({detail}): check the key's workspace and model access",
+            status,
+        )
+    if status == 404:
+        return CallError(
+            "fatal",
+            f"not found ({detail}): check the model name given with --model or RLM_MODEL",
+            status,
+        )
+    return CallError("failed", detail, status)
+
+
+def _retry_after(headers) -> float | None:
+    """Seconds the server asked us to wait, from retry-after-ms or retry-after."""
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value) * scale)
+        except ValueError:
+            continue
+    return None

@@ -1,0 +1,81 @@
+"""The map step: one sub-call per chunk of a staged workspace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rlm_cli import prompts
+from rlm_cli.runner import Job, Outcome, Runner, Settings, cached, job_key
+from rlm_cli.workspace import Workspace, read_json, write_json
+
+
+@dataclass
+class MapSummary:
+    """Counts and usage of one map run."""
+
+    total: int = 0
+    called: int = 0
+    cached: int = 0
+    failed: list[Outcome] = field(default_factory=list)
+    usage: dict[str, int] = field(default_factory=dict)
+
+
+def sources_label(sources: list[dict[str, Any]], limit: int = 3) -> str:
+    """A short citation-style label for a chunk's sources, e.g. 'a.py:1-80, b.py:1-9'."""
+    parts = [f"{s['path']}:{s['start']}-{s['end']}" for s in sources[:limit]]
+    if len(sources) > limit:
+        parts.append(f"+{len(sources) - limit} more")
+    return ", ".join(parts)
+
+
+def map_jobs(ws: Workspace, manifest: dict[str, Any], task: str, settings: Settings) -> list[Job]:
+    """One job per chunk; keys come from the manifest's chunk hashes, texts load lazily."""
+    system = prompts.MAP_SYSTEM.format(task=task)
+    jobs = []
+    for c in manifest["chunks"]:
+        cid = c["id"]
+        jobs.append(
+            Job(
+                id=cid,
+                kind="map",
+                system=system,
+                material=lambda cid=cid: ws.read_chunk(cid),
+                render=lambda text, cid=cid: prompts.MAP_USER.format(id=cid, text=text),
+                slot=ws.results_dir / cid,
+                key=job_key(settings, "map", system, c["hash"]),
+                meta={"chunk_hash": c["hash"], "sources": sources_label(c["sources"])},
+            )
+        )
+    return jobs
+
+
+def record_map(ws: Workspace, task: str, settings: Settings) -> None:
+    """Remember which task and model the results belong to, for reduce to check."""
+    write_json(
+        ws.root / "map.json",
+        {"task": task, "model": settings.model, "max_tokens": settings.max_tokens},
+    )
+
+
+def last_map(ws: Workspace) -> dict[str, Any] | None:
+    """The task and settings of the last map run in this workspace."""
+    return read_json(ws.root / "map.json")
+
+
+async def run_map(runner: Runner, jobs: list[Job]) -> MapSummary:
+    """Run every job that has no cached answer; report what happened."""
+    summary = MapSummary(total=len(jobs))
+    todo = []
+    for job in jobs:
+        if cached(job):
+            summary.cached += 1
+        else:
+            todo.append(job)
+    outcomes = await runner.run(todo) if todo else []
+    summary.called = len(outcomes)
+    summary.failed = [o for o in outcomes if o.status == "failed"]
+    for o in outcomes:
+        for k, v in o.record.get("usage", {}).items():
+            summary.usage[k] = summary.usage.get(k, 0) + v
+    return summary

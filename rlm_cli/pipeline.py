@@ -1,0 +1,182 @@
+"""The steps behind the commands: map a workspace, reduce it, answer a one-off query."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rlm_cli import prompts
+from rlm_cli.backends import Backend, Request, Response, check_credentials, make_backend
+from rlm_cli.chunking import estimate_tokens, render_files
+from rlm_cli.errors import EXIT_PARTIAL, RlmError
+from rlm_cli.mapper import MapSummary, last_map, map_jobs, record_map
+from rlm_cli.progress import Reporter, usage_line
+from rlm_cli.reduce import Item, missing_footer, synthesize
+from rlm_cli.runner import Job, Runner, Settings, cached
+from rlm_cli.sources import Filters, Report, iter_sources
+from rlm_cli.workspace import Workspace, atomic_write, read_json, sha256
+
+
+class LazyBackend:
+    """Creates the real backend (and imports its SDK) only when a call is actually made."""
+
+    def __init__(self, name: str = "anthropic") -> None:
+        self.name = name
+        self._backend: Backend | None = None
+
+    async def call(self, request: Request, timeout: float) -> Response:
+        if self._backend is None:
+            self._backend = make_backend(self.name)
+        return await self._backend.call(request, timeout)
+
+    async def aclose(self) -> None:
+        if self._backend is not None:
+            await self._backend.aclose()
+
+
+def make_runner(
+    backend: Backend, settings: Settings, ws: Workspace | None, reporter: Reporter
+) -> Runner:
+    return Runner(backend, settings, ws.trace_path if ws else None, reporter.advance)
+
+
+async def map_step(
+    ws: Workspace, task: str, settings: Settings, backend: Backend, reporter: Reporter
+) -> MapSummary:
+    """Call the model for every chunk without a cached answer; report on stderr."""
+    manifest = ws.load_manifest()
+    jobs = map_jobs(ws, manifest, task, settings)
+    record_map(ws, task, settings)
+    todo = [j for j in jobs if not cached(j)]
+    summary = MapSummary(total=len(jobs), cached=len(jobs) - len(todo))
+    if todo:
+        check_credentials()
+        with reporter.task(
+            f"map ({summary.cached} cached)" if summary.cached else "map", len(todo)
+        ):
+            outcomes = await make_runner(backend, settings, ws, reporter).run(todo)
+        summary.called = len(outcomes)
+        summary.failed = [o for o in outcomes if o.status == "failed"]
+        for o in outcomes:
+            for k, v in o.record.get("usage", {}).items():
+                summary.usage[k] = summary.usage.get(k, 0) + v
+    ok = summary.total - len(summary.failed)
+    reporter.info(
+        f"map: {ok}/{summary.total} chunks answered ({summary.called} called, {summary.cached} cached"
+        f"{f', {len(summary.failed)} FAILED' if summary.failed else ''}); "
+        f"{usage_line(summary.usage)}; results in {ws.results_dir}"
+    )
+    for o in summary.failed[:10]:
+        reporter.warn(f"{o.job.id} ({o.job.meta['sources']}) failed: {o.record.get('error')}")
+    if len(summary.failed) > 10:
+        reporter.warn(
+            f"... and {len(summary.failed) - 10} more failures: see {ws.results_dir}/*.json"
+        )
+    return summary
+
+
+def collect_answers(
+    ws: Workspace, manifest: dict[str, Any]
+) -> tuple[list[Item], list[dict[str, Any]]]:
+    """Map answers that belong to the current chunks and last map task, and the parts without one."""
+    last = last_map(ws)
+    if last is None:
+        raise RlmError(f"no map results in {ws.root}: run `rlm-sub map PROMPT -w {ws.root}` first")
+    settings = Settings(model=last["model"], max_tokens=last["max_tokens"])
+    items, missing = [], []
+    for job in map_jobs(ws, manifest, last["task"], settings):
+        outcome = cached(job)
+        if outcome:
+            items.append(Item(f"{job.id} ({job.meta['sources']})", outcome.text or ""))
+            continue
+        record = read_json(job.slot.with_suffix(".json")) if job.slot else None
+        why = "not answered yet"
+        if record and record.get("key") == job.key and record.get("status") == "failed":
+            why = f"failed: {record.get('error')}"
+        missing.append({"id": job.id, "sources": job.meta["sources"], "why": why})
+    return items, missing
+
+
+async def reduce_step(
+    ws: Workspace,
+    task: str,
+    settings: Settings,
+    backend: Backend,
+    reporter: Reporter,
+    budget: int | None,
+    partial: bool,
+) -> tuple[str, int]:
+    """Synthesize the map answers into final.md; returns the answer and the exit code."""
+    manifest = ws.load_manifest()
+    items, missing = collect_answers(ws, manifest)
+    if missing and not partial:
+        first = missing[0]
+        raise RlmError(
+            f"{len(missing)} of {len(manifest['chunks'])} chunks have no answer "
+            f"(first: {first['id']} {first['sources']}: {first['why']}). Re-run `rlm-sub map` to "
+            "retry them (finished answers are reused), or pass --partial to synthesize without them",
+            EXIT_PARTIAL,
+        )
+    if not items:
+        raise RlmError("no chunk has an answer to synthesize: every map call failed", EXIT_PARTIAL)
+    budget = budget or manifest["settings"]["chunk_tokens"]
+    runner = make_runner(backend, settings, ws, reporter)
+
+    def on_level(level: int, calls: int) -> None:
+        if calls:
+            check_credentials()
+
+    text, summary = await synthesize(
+        runner, ws, task, items, budget, len(manifest["chunks"]), on_level
+    )
+    if missing:
+        text = text.rstrip() + missing_footer(missing)
+    atomic_write(ws.final_path, text if text.endswith("\n") else text + "\n")
+    calls = sum(level["calls"] for level in summary.levels)
+    reporter.info(
+        f"reduce: {len(items)} answers -> 1 in {len(summary.levels)} level(s), {calls} call(s)"
+        f"{f', {summary.dropped_irrelevant} with nothing relevant dropped' if summary.dropped_irrelevant else ''}; "
+        f"{usage_line(summary.usage)}; answer in {ws.final_path}"
+    )
+    if missing:
+        reporter.warn(f"{len(missing)} part(s) not covered (listed at the end of {ws.final_path})")
+        return text, EXIT_PARTIAL
+    return text, 0
+
+
+async def query_step(
+    task: str,
+    paths: list[str],
+    settings: Settings,
+    backend: Backend,
+    reporter: Reporter,
+    max_input: int,
+) -> str:
+    """One sub-call over whole files or stdin; refuses inputs over the budget."""
+    report = Report()
+    sources = list(iter_sources(paths, Filters(), report))
+    for s in report.skipped:
+        reporter.warn(f"skipped {s['path']}: {s['reason']}")
+    if not sources:
+        raise RlmError(f"no input text in {', '.join(paths)}")
+    text = render_files(sources)
+    tokens = estimate_tokens(text)
+    if tokens > max_input:
+        raise RlmError(
+            f"input is ~{tokens:,} tokens, over the query budget of {max_input:,}: use "
+            f"`rlm-sub run PROMPT PATH...` to chunk it and fan out, or raise --max-input"
+        )
+    check_credentials()
+    system = prompts.QUERY_SYSTEM.format(task=task)
+    job = Job(
+        id="query",
+        kind="query",
+        system=system,
+        material=lambda: text,
+        render=lambda t: prompts.QUERY_USER.format(text=t),
+        slot=None,
+        key=sha256(system, text),
+    )
+    [outcome] = await make_runner(backend, settings, None, reporter).run([job])
+    if outcome.status == "failed":
+        raise RlmError(f"the model call failed: {outcome.record.get('error')}", EXIT_PARTIAL)
+    return outcome.text or ""

@@ -1,0 +1,85 @@
+"""Everything rlm-sub tells the user on stderr: progress bars, summaries, warnings."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+
+class Reporter:
+    """Progress bars only on a terminal (and not with --quiet); warnings always."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.live = not quiet and sys.stderr.isatty()
+        self._progress: Any = None
+        self._task: Any = None
+        self.failed = 0
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            click.echo(message, err=True)
+
+    def warn(self, message: str) -> None:
+        click.echo(f"warning: {message}", err=True)
+
+    @contextmanager
+    def task(self, label: str, total: int) -> Iterator[None]:
+        """Show a progress bar for `total` calls while the block runs."""
+        if not self.live or total == 0:
+            yield
+            return
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.failed = 0
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[failed]}"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        ) as progress:
+            self._progress = progress
+            self._task = progress.add_task(label, total=total, failed="")
+            try:
+                yield
+            finally:
+                self._progress = None
+
+    def advance(self, outcome: Any) -> None:
+        """Count one finished call."""
+        if outcome.status == "failed":
+            self.failed += 1
+        if self._progress is not None:
+            failed = f"[red]{self.failed} failed[/]" if self.failed else ""
+            self._progress.update(self._task, advance=1, failed=failed)
+
+
+def human(n: float) -> str:
+    """1234567 -> '1.2M'."""
+    for unit, scale in (("M", 1e6), ("k", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f}{unit}"
+    return str(int(n))
+
+
+def usage_line(usage: dict[str, int]) -> str:
+    """Token usage in one short phrase."""
+    text = f"{human(usage.get('input_tokens', 0))} tokens in, {human(usage.get('output_tokens', 0))} out"
+    cache = usage.get("cache_read_input_tokens", 0)
+    if cache:
+        text += f", {human(cache)} read from cache"
+    return text

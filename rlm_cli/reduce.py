@@ -1,0 +1,168 @@
+"""Tree synthesis: group answers within the token budget, combine each group, repeat until one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rlm_cli import prompts
+from rlm_cli.chunking import estimate_tokens
+from rlm_cli.errors import EXIT_PARTIAL, RlmError
+from rlm_cli.runner import Job, Runner, Settings, cached, job_key
+from rlm_cli.workspace import Workspace, sha256
+
+
+@dataclass
+class Item:
+    """One answer on its way up the tree: where it came from and what it says."""
+
+    label: str
+    text: str
+    parts: int = 1  # how many input parts this answer covers
+
+
+@dataclass
+class ReduceSummary:
+    """What the synthesis did, level by level."""
+
+    levels: list[dict[str, int]] = field(default_factory=list)
+    dropped_irrelevant: int = 0
+    usage: dict[str, int] = field(default_factory=dict)
+
+
+def render_item(item: Item) -> str:
+    return prompts.REDUCE_USER_ITEM.format(label=item.label, text=item.text.strip())
+
+
+def group_items(items: list[Item], budget: int) -> list[list[Item]]:
+    """Greedy consecutive groups whose rendered size stays within budget tokens."""
+    groups: list[list[Item]] = []
+    current: list[Item] = []
+    used = 0
+    for item in items:
+        size = estimate_tokens(render_item(item)) + 2
+        if current and used + size > budget:
+            groups.append(current)
+            current, used = [], 0
+        current.append(item)
+        used += size
+    if current:
+        groups.append(current)
+    return groups
+
+
+def relevant(items: list[Item]) -> tuple[list[Item], int]:
+    """Drop answers that say the part held nothing relevant; code, not the model, filters them."""
+    kept = [i for i in items if i.text.strip() != prompts.NOTHING_RELEVANT]
+    return kept, len(items) - len(kept)
+
+
+async def synthesize(
+    runner: Runner,
+    ws: Workspace,
+    task: str,
+    items: list[Item],
+    budget: int,
+    total_parts: int,
+    on_level=None,
+) -> tuple[str, ReduceSummary]:
+    """Combine items level by level into one answer; a failed group stops with exit 3."""
+    summary = ReduceSummary()
+    items, summary.dropped_irrelevant = relevant(items)
+    if not items:
+        return (
+            f"No part of the input bears on the task ({total_parts} parts examined, "
+            "each answered NOTHING RELEVANT).\n",
+            summary,
+        )
+    settings = runner.settings
+    level = 0
+    while len(items) > 1:
+        level += 1
+        groups = group_items(items, budget)
+        if len(groups) == len(items):
+            raise RlmError(
+                f"answers are too large to combine within the {budget}-token reduce budget "
+                "(each group would hold one answer): raise --reduce-tokens or lower --max-output"
+            )
+        final = len(groups) == 1
+        system = prompts.REDUCE_SYSTEM.format(
+            task=task, closing=prompts.REDUCE_FINAL if final else prompts.REDUCE_INTERMEDIATE
+        )
+        jobs = [
+            _group_job(ws, level, n, group, system, settings, total_parts)
+            for n, group in enumerate(groups, 1)
+        ]
+        calls = [j for j in jobs if j is not None and not cached(j)]
+        if on_level:
+            on_level(level, len(calls))
+        outcomes = {o.job.id: o for o in await runner.run(calls)}
+        failed = [o for o in outcomes.values() if o.status == "failed"]
+        if failed:
+            raise RlmError(
+                f"{len(failed)} synthesis call(s) failed at level {level} "
+                f"({failed[0].record.get('error')}); re-run to retry them, finished work is cached",
+                EXIT_PARTIAL,
+            )
+        next_items = []
+        for job, group in zip(jobs, groups, strict=True):
+            if job is None:
+                next_items.append(group[0])
+                continue
+            outcome = outcomes.get(job.id) or cached(job)
+            next_items.append(
+                Item(_group_label(level, group), outcome.text, sum(i.parts for i in group))
+            )
+            if job.id in outcomes:
+                for k, v in outcome.record.get("usage", {}).items():
+                    summary.usage[k] = summary.usage.get(k, 0) + v
+        summary.levels.append({"level": level, "groups": len(groups), "calls": len(calls)})
+        items = next_items
+    return items[0].text, summary
+
+
+def _group_label(level: int, group: list[Item]) -> str:
+    return f"L{level}: {group[0].label.split(' ')[0]}..{group[-1].label.split(' ')[0]}"
+
+
+def _group_job(
+    ws: Workspace,
+    level: int,
+    n: int,
+    group: list[Item],
+    system: str,
+    settings: Settings,
+    total: int,
+) -> Job | None:
+    """A synthesis job for a group; None for a group of one, which passes up unchanged."""
+    if len(group) == 1:
+        return None
+    body = "\n\n".join(render_item(i) for i in group)
+    covered = sum(i.parts for i in group)
+    coverage = (
+        "all parts of the input"
+        if covered >= total
+        else f"{covered} of the {total} parts of the input"
+    )
+    tail = prompts.REDUCE_USER_TAIL.format(count=len(group), coverage=coverage)
+    material = body + "\n\n" + tail
+    gid = f"L{level}-g{n:04d}"
+    return Job(
+        id=gid,
+        kind="reduce",
+        system=system,
+        material=lambda: material,
+        render=lambda text: text,
+        slot=ws.reduce_dir / f"L{level}" / f"g{n:04d}",
+        key=job_key(settings, "reduce", system, sha256(material)),
+        meta={"inputs": [i.label for i in group]},
+    )
+
+
+def missing_footer(missing: list[dict[str, Any]]) -> str:
+    """A note written by code (not the model) naming the parts that have no answer."""
+    lines = [f"- {m['id']} ({m['sources']}): {m['why']}" for m in missing]
+    return (
+        f"\n\n---\nNote: {len(missing)} part(s) of the input are not covered by this answer "
+        "because they have no result:\n" + "\n".join(lines) + "\n"
+    )

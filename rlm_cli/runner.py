@@ -1,0 +1,259 @@
+"""Running many model calls at once: concurrency, retries, deadlines, overflow splits, cache."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rlm_cli.backends import USAGE_FIELDS, Backend, CallError, Request
+from rlm_cli.chunking import split_text
+from rlm_cli.errors import RlmError
+from rlm_cli.trace import append_trace
+from rlm_cli.workspace import atomic_write, read_json, sha256, write_json
+
+DEFAULT_CONCURRENCY = 8
+DEFAULT_MAX_ATTEMPTS = 6
+DEFAULT_CALL_TIMEOUT = 600.0
+MAX_BACKOFF = 30.0
+MAX_SPLIT_DEPTH = 8
+
+
+@dataclass
+class Job:
+    """One unit of work whose answer is stored at slot.md, with its record at slot.json.
+
+    material is loaded only when the job runs, so a large fan-out never holds every chunk
+    in memory; key is the hash of everything that decides the answer (see job_key).
+    """
+
+    id: str
+    kind: str
+    system: str
+    material: Callable[[], str]
+    render: Callable[[str], str]
+    slot: Path | None
+    key: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    """What happened to one job."""
+
+    job: Job
+    status: str  # "ok", "cached" or "failed"
+    text: str | None
+    record: dict[str, Any]
+
+
+@dataclass
+class Settings:
+    """Limits that apply to every call a runner makes."""
+
+    model: str
+    max_tokens: int
+    concurrency: int = DEFAULT_CONCURRENCY
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    call_timeout: float = DEFAULT_CALL_TIMEOUT
+    backoff_base: float = 0.5
+
+
+def job_key(settings: Settings, kind: str, system: str, content_hash: str) -> str:
+    """Hash of everything that decides a job's answer: task, model, settings and input."""
+    return sha256(kind, settings.model, str(settings.max_tokens), system, content_hash)
+
+
+def cached(job: Job) -> Outcome | None:
+    """The stored answer for this job, if one was written for exactly this key."""
+    if job.slot is None:
+        return None
+    record = read_json(job.slot.with_suffix(".json"))
+    if not record or record.get("status") != "ok" or record.get("key") != job.key:
+        return None
+    try:
+        text = job.slot.with_suffix(".md").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return Outcome(job, "cached", text, record)
+
+
+class _Failed(Exception):
+    """A job that failed for good."""
+
+
+class Runner:
+    """Drives jobs through a backend with bounded concurrency; writes every outcome to disk."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        settings: Settings,
+        trace_path: Path | None = None,
+        on_done: Callable[[Outcome], None] | None = None,
+    ) -> None:
+        self.backend = backend
+        self.settings = settings
+        self.trace_path = trace_path
+        self.on_done = on_done or (lambda outcome: None)
+        self.depth = int(os.environ.get("RLM_DEPTH", "0") or 0)
+
+    async def run(self, jobs: list[Job]) -> list[Outcome]:
+        """Run jobs with at most `concurrency` calls in flight; a fatal error stops them all."""
+        outcomes: list[Outcome] = []
+        pending = iter(jobs)
+
+        async def worker() -> None:
+            for job in pending:
+                outcome = await self._run_job(job)
+                outcomes.append(outcome)
+                self.on_done(outcome)
+
+        workers = [
+            asyncio.create_task(worker()) for _ in range(min(self.settings.concurrency, len(jobs)))
+        ]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+        return outcomes
+
+    async def _run_job(self, job: Job) -> Outcome:
+        """Answer one job and record the result or the failure, atomically."""
+        started = time.time()
+        usage = dict.fromkeys(USAGE_FIELDS, 0)
+        stats = {"attempts": 0, "calls": 0, "parts": 0, "stop_reasons": set()}
+        record: dict[str, Any] = {
+            "id": job.id,
+            "kind": job.kind,
+            "key": job.key,
+            "model": self.settings.model,
+            "depth": self.depth,
+            **job.meta,
+        }
+        try:
+            text = await self._answer(job, job.material(), usage, stats, 0)
+            status, error = "ok", None
+        except _Failed as e:
+            text, status, error = None, "failed", str(e)
+        stop = sorted(stats["stop_reasons"])
+        record.update(
+            status=status,
+            error=error,
+            usage=usage,
+            attempts=stats["attempts"],
+            calls=stats["calls"],
+            parts=stats["parts"],
+            stop_reason=",".join(stop),
+            truncated="max_tokens" in stop,
+            started=round(started, 3),
+            duration_s=round(time.time() - started, 3),
+        )
+        if job.slot is not None:
+            md = job.slot.with_suffix(".md")
+            if text is not None:
+                atomic_write(md, text)
+            else:
+                md.unlink(missing_ok=True)  # never leave an older answer beside a failure record
+            write_json(job.slot.with_suffix(".json"), record)
+        return Outcome(job, status, text, record)
+
+    async def _answer(
+        self, job: Job, material: str, usage: dict[str, int], stats: dict[str, Any], depth: int
+    ) -> str:
+        """Answer material; when the model rejects it as too long, split it and answer both halves."""
+        try:
+            text, stop = await self._call(job, material, usage, stats)
+            stats["parts"] += 1
+            stats["stop_reasons"].add(stop)
+            return text
+        except CallError as e:
+            if e.kind != "overflow":
+                raise _Failed(str(e)) from None
+            halves = split_text(material) if depth < MAX_SPLIT_DEPTH else None
+            if halves is None:
+                raise _Failed(f"input too long for the model even after splitting: {e}") from None
+        first = await self._answer(job, halves[0], usage, stats, depth + 1)
+        second = await self._answer(job, halves[1], usage, stats, depth + 1)
+        return first.rstrip() + "\n\n" + second.lstrip()
+
+    async def _call(
+        self, job: Job, material: str, usage: dict[str, int], stats: dict[str, Any]
+    ) -> tuple[str, str]:
+        """One logical call with retries and backoff, all within the per-call deadline."""
+        s = self.settings
+        request = Request(job.system, job.render(material), s.model, s.max_tokens)
+        started = time.time()
+        deadline = time.monotonic() + s.call_timeout
+        attempt = 0
+        stats["calls"] += 1
+        while True:
+            attempt += 1
+            stats["attempts"] += 1
+            remaining = deadline - time.monotonic()
+            try:
+                if remaining <= 0:
+                    raise CallError("failed", f"deadline of {s.call_timeout:g}s passed")
+                response = await asyncio.wait_for(self.backend.call(request, remaining), remaining)
+            except TimeoutError:
+                error = CallError("retryable", f"no answer within the {s.call_timeout:g}s deadline")
+            except CallError as e:
+                error = e
+            else:
+                for f in USAGE_FIELDS:
+                    usage[f] += response.usage.get(f, 0)
+                self._trace(job, started, attempt, "ok", response.usage, None)
+                return response.text, response.stop_reason
+            if error.kind == "fatal":
+                self._trace(job, started, attempt, "fatal", {}, str(error))
+                raise RlmError(str(error))
+            delay = error.retry_after if error.retry_after is not None else self._backoff(attempt)
+            out_of_time = time.monotonic() + delay >= deadline
+            if error.kind != "retryable" or attempt >= s.max_attempts or out_of_time:
+                self._trace(job, started, attempt, "failed", {}, str(error))
+                if error.kind == "retryable":
+                    why = "deadline" if out_of_time else "attempts"
+                    raise CallError("failed", f"{error} (gave up after {attempt} attempts: {why})")
+                raise error
+            await asyncio.sleep(delay)
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter, capped."""
+        return min(self.settings.backoff_base * 2 ** (attempt - 1), MAX_BACKOFF) * random.uniform(
+            0.5, 1.0
+        )
+
+    def _trace(
+        self,
+        job: Job,
+        started: float,
+        attempts: int,
+        status: str,
+        usage: dict[str, int],
+        error: str | None,
+    ) -> None:
+        if self.trace_path is None:
+            return
+        append_trace(
+            self.trace_path,
+            {
+                "id": job.id,
+                "kind": job.kind,
+                "parent": os.environ.get("RLM_PARENT") or None,
+                "depth": self.depth,
+                "model": self.settings.model,
+                "start": round(started, 3),
+                "end": round(time.time(), 3),
+                "attempts": attempts,
+                "status": status,
+                "usage": usage,
+                "error": error,
+            },
+        )

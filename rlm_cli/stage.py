@@ -1,0 +1,116 @@
+"""Staging: walk inputs, pack them into chunks, write chunk files and manifest.json."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from rlm_cli.chunking import MIN_CHUNK_TOKENS, pack
+from rlm_cli.errors import RlmError
+from rlm_cli.sources import Filters, Report, iter_sources
+from rlm_cli.workspace import MANIFEST_VERSION, Workspace, atomic_write, sha256, write_json
+
+
+@dataclass
+class StageSummary:
+    """Figures for the one-line summary printed after staging."""
+
+    files: int
+    bytes: int
+    tokens: int
+    chunks: int
+    skipped: int
+    excluded: int
+    seconds: float
+
+
+def stage(
+    workspace: Workspace, paths: list[str], filters: Filters, chunk_tokens: int
+) -> tuple[dict[str, Any], StageSummary]:
+    """Stage inputs into the workspace; returns the manifest written and a summary."""
+    if chunk_tokens < MIN_CHUNK_TOKENS:
+        raise RlmError(f"--chunk-tokens must be at least {MIN_CHUNK_TOKENS} (got {chunk_tokens})")
+    started = time.monotonic()
+    report = Report()
+    filters.skip_paths.add(workspace.root.resolve())
+    files: list[dict[str, Any]] = []
+
+    def recorded(sources):
+        for s in sources:
+            entry: dict[str, Any] = {"path": s.path, "bytes": s.size}
+            if s.note:
+                entry["note"] = s.note
+            files.append(entry)
+            yield s
+
+    workspace.chunks_dir.mkdir(parents=True, exist_ok=True)
+    chunks = []
+    for chunk in pack(recorded(_unique(iter_sources(paths, filters, report))), chunk_tokens):
+        atomic_write(workspace.chunk_path(chunk.id), chunk.text, durable=False)
+        chunks.append(
+            {
+                "id": chunk.id,
+                "tokens": chunk.tokens,
+                "hash": sha256(chunk.text),
+                "sources": chunk.sources,
+            }
+        )
+    if not chunks:
+        raise RlmError(_nothing_found(paths, report))
+    keep = {f"{c['id']}.txt" for c in chunks}
+    for stale in workspace.chunks_dir.glob("*.txt"):
+        if stale.name not in keep:
+            stale.unlink()
+    manifest = {
+        "version": MANIFEST_VERSION,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "inputs": paths,
+        "settings": {
+            "chunk_tokens": chunk_tokens,
+            "include": filters.include,
+            "exclude": filters.exclude,
+            "gitignore": filters.gitignore,
+            "max_file_bytes": filters.max_file_bytes,
+        },
+        "files": files,
+        "skipped": report.skipped,
+        "excluded": dict(report.excluded),
+        "chunks": chunks,
+    }
+    write_json(workspace.manifest_path, manifest)
+    summary = StageSummary(
+        files=len(files),
+        bytes=sum(f["bytes"] for f in files),
+        tokens=sum(c["tokens"] for c in chunks),
+        chunks=len(chunks),
+        skipped=len(report.skipped),
+        excluded=sum(report.excluded.values()),
+        seconds=time.monotonic() - started,
+    )
+    return manifest, summary
+
+
+def _unique(sources):
+    """Drop a file named twice (say, a directory and a file inside it)."""
+    seen: set[str] = set()
+    for s in sources:
+        if s.path not in seen:
+            seen.add(s.path)
+            yield s
+
+
+def _nothing_found(paths: list[str], report: Report) -> str:
+    """An error message that explains why no input text was found."""
+    parts = [f"no input text found in {', '.join(paths)}"]
+    if report.skipped:
+        reasons: dict[str, int] = {}
+        for s in report.skipped:
+            key = s["reason"].split(" (")[0]
+            reasons[key] = reasons.get(key, 0) + 1
+        parts.append("skipped: " + ", ".join(f"{n} {r}" for r, n in reasons.items()))
+    if report.excluded:
+        parts.append("excluded: " + ", ".join(f"{n} by {r}" for r, n in report.excluded.items()))
+    if report.excluded.get(".gitignore"):
+        parts.append("use --no-gitignore to include ignored files")
+    return "; ".join(parts)

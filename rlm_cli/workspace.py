@@ -1,0 +1,125 @@
+"""Workspace layout, the manifest, and atomic file writes: files are the variables of an RLM."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rlm_cli.errors import RlmError
+
+MANIFEST_VERSION = 1
+
+
+def atomic_write(path: Path, data: str | bytes, durable: bool = True) -> None:
+    """Write a file so that readers see either the old content or the new, never a torn one.
+
+    durable=False skips fsync: for files that are cheap to regenerate (chunks), where
+    fsync per file would dominate staging time.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(raw)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Atomically write an object as indented JSON."""
+    atomic_write(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+def read_json(path: Path) -> Any | None:
+    """Read a JSON file, or None when it is missing or unreadable."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def sha256(*parts: str) -> str:
+    """Hex digest of the parts, each length-prefixed so that boundaries matter."""
+    h = hashlib.sha256()
+    for p in parts:
+        b = p.encode("utf-8", "surrogatepass")
+        h.update(f"{len(b)}:".encode())
+        h.update(b)
+    return h.hexdigest()
+
+
+def slugify(text: str, limit: int = 40) -> str:
+    """A short filesystem-safe name for a task."""
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:limit].rstrip("-") or "task"
+
+
+@dataclass
+class Workspace:
+    """A directory holding one job's manifest, chunks, results and final answer."""
+
+    root: Path
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / "manifest.json"
+
+    @property
+    def chunks_dir(self) -> Path:
+        return self.root / "chunks"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.root / "results"
+
+    @property
+    def reduce_dir(self) -> Path:
+        return self.root / "reduce"
+
+    @property
+    def final_path(self) -> Path:
+        return self.root / "final.md"
+
+    @property
+    def trace_path(self) -> Path:
+        return self.root / "trace.jsonl"
+
+    def chunk_path(self, chunk_id: str) -> Path:
+        return self.chunks_dir / f"{chunk_id}.txt"
+
+    def load_manifest(self) -> dict[str, Any]:
+        """The manifest, or an error that says to run `rlm-sub chunk` first."""
+        manifest = read_json(self.manifest_path)
+        if manifest is None:
+            raise RlmError(
+                f"no manifest in workspace {self.root}: stage inputs first with "
+                f"`rlm-sub chunk PATH... -w {self.root}`"
+            )
+        if manifest.get("version") != MANIFEST_VERSION:
+            raise RlmError(
+                f"{self.manifest_path} was written by another rlm-sub version; "
+                "re-run `rlm-sub chunk` to restage"
+            )
+        return manifest
+
+    def read_chunk(self, chunk_id: str) -> str:
+        """The text a sub-agent sees for one chunk."""
+        try:
+            return self.chunk_path(chunk_id).read_text(encoding="utf-8")
+        except OSError as e:
+            raise RlmError(
+                f"chunk file missing: {self.chunk_path(chunk_id)} ({e.strerror}); "
+                "re-run `rlm-sub chunk` to restage"
+            ) from e
