@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The one test command: installs every dependency, then runs ruff, shellcheck, bats and pytest.
+# Usage: bash tests/run-all.sh [PYTEST-ARGS...]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+python=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+(cd tests && npm ci --no-audit --no-fund --loglevel=error)
+export PATH="$PWD/.venv/bin:$PWD/tests/node_modules/bats/bin:$PATH"
+export BATS_LIB_PATH="$PWD/tests/node_modules"
+
+echo "== ruff"
+ruff check .
+ruff format --check .
+echo "== shellcheck"
+shellcheck scripts/*.sh tests/*.sh
+echo "== bats"
+bats tests/bats
+echo "== pytest"
+pytest -q "$@"
