@@ -55,8 +55,9 @@ def _part_header(path: str, line: int, part: int, parts: int) -> str:
 class Packer:
     """Greedy packer: small files share a chunk, large files are split at good boundaries."""
 
-    def __init__(self, chunk_tokens: int) -> None:
+    def __init__(self, chunk_tokens: int, per_file: bool = False) -> None:
         self.budget = int(chunk_tokens * BYTES_PER_TOKEN)
+        self.per_file = per_file
         self._parts: list[str] = []
         self._sources: list[dict[str, object]] = []
         self._used = 0
@@ -71,6 +72,8 @@ class Packer:
         sizes = [_size(r) for r in rendered]
         total = len(lines)
         whole = _size(header(source.path, 1, total, total)) + sum(sizes) + 1
+        if self.per_file and self._parts:
+            yield self._flush()
         if whole <= self.budget - self._used:
             self._append(source.path, 1, total, total, rendered, whole)
             return
@@ -154,9 +157,14 @@ def _best_break(lines: list[str], start: int, end: int) -> int:
     return blank or end
 
 
-def pack(sources: Iterable[SourceFile], chunk_tokens: int) -> Iterator[Chunk]:
-    """Pack sources into chunks of at most chunk_tokens estimated tokens each."""
-    packer = Packer(chunk_tokens)
+def pack(
+    sources: Iterable[SourceFile], chunk_tokens: int, per_file: bool = False
+) -> Iterator[Chunk]:
+    """Pack sources into chunks of at most chunk_tokens estimated tokens each.
+
+    per_file starts every file in a chunk of its own (large files still split).
+    """
+    packer = Packer(chunk_tokens, per_file)
     for source in sources:
         yield from packer.add(source)
     yield from packer.finish()

@@ -63,6 +63,11 @@ def chunk_options(f: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--no-gitignore", is_flag=True, help="Read files that .gitignore excludes."),
         click.option(
+            "--per-file",
+            is_flag=True,
+            help="Start every file in a chunk of its own (e.g. one review per file).",
+        ),
+        click.option(
             "--max-file-bytes",
             type=click.IntRange(min=1),
             default=10 * 1024 * 1024,
@@ -191,7 +196,9 @@ def stage_inputs(workspace: Path, paths: tuple[str, ...], kw: dict[str, Any], re
         gitignore=not kw["no_gitignore"],
         max_file_bytes=kw["max_file_bytes"],
     )
-    manifest, s = stage(Workspace(workspace), list(paths), filters, kw["chunk_tokens"])
+    manifest, s = stage(
+        Workspace(workspace), list(paths), filters, kw["chunk_tokens"], kw["per_file"]
+    )
     skipped = f", skipped {s.skipped} (see manifest.json)" if s.skipped else ""
     excluded = f", excluded {s.excluded}" if s.excluded else ""
     reporter.info(

@@ -26,7 +26,11 @@ class StageSummary:
 
 
 def stage(
-    workspace: Workspace, paths: list[str], filters: Filters, chunk_tokens: int
+    workspace: Workspace,
+    paths: list[str],
+    filters: Filters,
+    chunk_tokens: int,
+    per_file: bool = False,
 ) -> tuple[dict[str, Any], StageSummary]:
     """Stage inputs into the workspace; returns the manifest written and a summary."""
     if chunk_tokens < MIN_CHUNK_TOKENS:
@@ -46,7 +50,9 @@ def stage(
 
     workspace.chunks_dir.mkdir(parents=True, exist_ok=True)
     chunks = []
-    for chunk in pack(recorded(_unique(iter_sources(paths, filters, report))), chunk_tokens):
+    for chunk in pack(
+        recorded(_unique(iter_sources(paths, filters, report))), chunk_tokens, per_file
+    ):
         atomic_write(workspace.chunk_path(chunk.id), chunk.text, durable=False)
         chunks.append(
             {
@@ -68,6 +74,7 @@ def stage(
         "inputs": paths,
         "settings": {
             "chunk_tokens": chunk_tokens,
+            "per_file": per_file,
             "include": filters.include,
             "exclude": filters.exclude,
             "gitignore": filters.gitignore,

@@ -62,7 +62,18 @@ def test_gitignore_binary_and_invalid_utf8_are_handled_and_recorded(tree: Path, 
 
 def test_no_gitignore_include_and_exclude(tree: Path, tmp_path: Path):
     ws = tmp_path / "ws"
-    r = rlm("chunk", ".", "-w", str(ws), "--no-gitignore", "--include", "*.py", "--exclude", "keep.py", cwd=tree)
+    r = rlm(
+        "chunk",
+        ".",
+        "-w",
+        str(ws),
+        "--no-gitignore",
+        "--include",
+        "*.py",
+        "--exclude",
+        "keep.py",
+        cwd=tree,
+    )
     assert r.returncode == 0, r.stderr
     assert [f["path"] for f in manifest(ws)["files"]] == ["src/app.py", "src/gen/out.py"]
 
@@ -72,7 +83,11 @@ def test_gitignore_of_an_enclosing_directory_applies_to_a_subdirectory(tree: Pat
     ws = tmp_path / "ws"
     r = rlm("chunk", "src", "-w", str(ws), cwd=tree)
     assert r.returncode == 0, r.stderr
-    assert [f["path"] for f in manifest(ws)["files"]] == ["src/.gitignore", "src/app.py", "src/gen/keep.py"]
+    assert [f["path"] for f in manifest(ws)["files"]] == [
+        "src/.gitignore",
+        "src/app.py",
+        "src/gen/keep.py",
+    ]
 
 
 def test_stdin_is_a_source(tmp_path: Path):
@@ -91,7 +106,8 @@ def test_multi_megabyte_single_line_file(tmp_path: Path):
     assert len(m["chunks"]) >= 18
     assert all(c["tokens"] <= 50000 for c in m["chunks"])
     text = "".join(
-        (ws / "chunks" / f"{c['id']}.txt").read_text().split("\n")[1].split("\t", 1)[1] for c in m["chunks"]
+        (ws / "chunks" / f"{c['id']}.txt").read_text().split("\n")[1].split("\t", 1)[1]
+        for c in m["chunks"]
     )
     assert text == "var a=1;" * 400_000
 
@@ -121,7 +137,11 @@ def test_rechunking_removes_stale_chunk_files(tmp_path: Path):
     [
         (lambda d: None, ["missing-dir"], "path not found: missing-dir"),
         (lambda d: (d / "empty").mkdir(), ["empty"], "no input text found in empty"),
-        (lambda d: write_all(d, {"only.log": "x\n", ".gitignore": "*.log\n.gitignore\n"}), ["."], "use --no-gitignore"),
+        (
+            lambda d: write_all(d, {"only.log": "x\n", ".gitignore": "*.log\n.gitignore\n"}),
+            ["."],
+            "use --no-gitignore",
+        ),
     ],
 )
 def test_bad_input_gets_a_clear_error_not_a_traceback(tmp_path: Path, setup, args, message):
@@ -137,4 +157,6 @@ def test_special_files_are_recorded_not_read(tmp_path: Path):
     os.mkfifo(tmp_path / "pipe")
     r = rlm("chunk", ".", "-w", str(tmp_path / "ws"), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert manifest(tmp_path / "ws")["skipped"] == [{"path": "pipe", "reason": "not a regular file"}]
+    assert manifest(tmp_path / "ws")["skipped"] == [
+        {"path": "pipe", "reason": "not a regular file"}
+    ]

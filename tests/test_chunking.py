@@ -107,3 +107,10 @@ def test_split_inside_a_file_relabels_the_second_half():
 
 def test_split_refuses_tiny_text():
     assert split_text("==> a [lines 1-1 of 1] <==\n1\thi\n") is None
+
+
+def test_per_file_gives_every_file_its_own_chunk():
+    chunks = list(
+        pack([src("a.txt", "a\n"), src("b.txt", "b\n"), src("c.txt", "c\n")], 1000, per_file=True)
+    )
+    assert [[s["path"] for s in c.sources] for c in chunks] == [["a.txt"], ["b.txt"], ["c.txt"]]
