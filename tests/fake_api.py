@@ -1,0 +1,455 @@
+"""A fake Anthropic Messages API for tests: real HTTP on 127.0.0.1, real error shapes, faults.
+
+The real `anthropic` SDK reaches it through ANTHROPIC_BASE_URL. The fake "model" answers by
+rules a test can predict, driven by directives anywhere in the request:
+
+  FIND:word    every line of the user message that holds `word`, as "- PATH:LINE: text"
+               (lines of a numbered chunk are cited from its headers; other lines pass as is)
+  COUNT:word   "COUNT word = N": the sum of the COUNT lines already in the message when it
+               holds some (a synthesis), else how often `word` occurs in it (one part)
+  FAIL:status  fail with that HTTP status and the API's own error body
+  otherwise    "fake answer: ..." describing what it saw
+
+It has a context window (`--context-window`, in its own token count) and rejects longer
+prompts the way the API does. Faults: `--fault-rate` of requests fail with one of
+`--fault-kinds` (429, 529, 500, drop = close the connection without answering, stream = an
+error event in the middle of a stream). `--latency` delays every answer. Tests started in
+the same process use `FakeAPI` directly; bats tests run this file as a program.
+
+Endpoints: POST /v1/messages (JSON or SSE), POST /v1/messages/count_tokens, and for tests
+GET /_fake/stats and GET /_fake/requests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import random
+import re
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+HEADER_RE = re.compile(r"^==> (?P<path>.+?) \[(?P<where>[^\]]*)\] <==$")
+NUMBERED_RE = re.compile(r"^(\d+)\t(.*)$")
+# Roughly how a BPE tokenizer cuts text: short word pieces (with their leading space),
+# runs of digits, single punctuation marks, runs of other whitespace.
+TOKEN_RE = re.compile(r" ?[A-Za-z]{1,7}| ?\d{1,3}| ?[^\sA-Za-z\d]|\s+")
+
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
+
+
+def count_tokens(text: str) -> int:
+    """The fake's own token count: what its window and its usage figures are measured in."""
+    return len(TOKEN_RE.findall(text))
+
+
+def flatten(content: Any) -> str:
+    """The text of a message's content or of a system prompt, whatever its shape."""
+    if isinstance(content, str):
+        return content
+    parts = []
+    for block in content or []:
+        if isinstance(block, dict):
+            if block.get("type") == "text":
+                parts.append(block.get("text", ""))
+            elif block.get("type") == "tool_result":
+                parts.append(flatten(block.get("content")))
+    return "\n".join(parts)
+
+
+def find_lines(word: str, user: str) -> list[str]:
+    """Lines holding word, cited as PATH:LINE where a chunk header says where they come from."""
+    found, path = [], None
+    for line in user.splitlines():
+        header = HEADER_RE.match(line)
+        if header:
+            path = header["path"]
+            continue
+        if word not in line:
+            continue
+        numbered = NUMBERED_RE.match(line)
+        if numbered and path:
+            found.append(f"- {path}:{numbered[1]}: {numbered[2].strip()}")
+        else:
+            found.append(line.strip())
+    return found
+
+
+def answer(system: str, user: str) -> str:
+    """The fake model's answer: a pure function of the request text."""
+    both = system + "\n" + user
+    find = re.search(r"FIND:(\S+)", both)
+    if find:
+        lines = find_lines(find[1], user)
+        return "fake answer: found\n" + "\n".join(lines) if lines else "NOTHING RELEVANT"
+    count = re.search(r"COUNT:(\w+)", both)
+    if count:
+        word = count[1]
+        partials = re.findall(rf"COUNT {re.escape(word)} = (\d+)", user)
+        total = sum(map(int, partials)) if partials else len(re.findall(re.escape(word), user))
+        return f"COUNT {word} = {total}"
+    sections = sum(1 for line in user.splitlines() if HEADER_RE.match(line))
+    answers = user.count("<answer ")
+    return (
+        f"fake answer: saw {len(user.splitlines())} lines, {sections} file sections, "
+        f"{answers} answers"
+    )
+
+
+@dataclass
+class Config:
+    """What the fake does; tests may change it while the server runs."""
+
+    context_window: int = 200_000
+    latency: float = 0.0
+    fault_rate: float = 0.0
+    fault_kinds: list[str] = field(default_factory=lambda: ["429", "529", "500", "drop"])
+    retry_after: str | None = "0"
+    seed: int | None = None
+    hold_after: int | None = None  # answer this many, then hold every request until released
+
+
+class FakeAPI:
+    """The server and everything it saw; start() runs it in a thread."""
+
+    def __init__(self, config: Config | None = None, host: str = "127.0.0.1", port: int = 0):
+        self.config = config or Config()
+        self.random = random.Random(self.config.seed)
+        self.lock = threading.Lock()
+        self.requests: list[dict[str, Any]] = []
+        self.stats = {"requests": 0, "answered": 0, "errors": 0, "in_flight": 0}
+        self.max_in_flight = 0
+        self.released = threading.Event()
+        self.cached_prefixes: set[str] = set()
+        handler = type("Handler", (_Handler,), {"api": self})
+        self.server = ThreadingHTTPServer((host, port), handler)
+        self.server.daemon_threads = True
+        self.thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> FakeAPI:
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.released.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            return {**self.stats, "max_in_flight": self.max_in_flight}
+
+    def calls(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """Recorded Messages requests, optionally only those whose system prompt mentions kind."""
+        with self.lock:
+            return [r for r in self.requests if kind is None or kind in r["system"]]
+
+    def fault(self) -> str | None:
+        """The fault to inject into this request, if any."""
+        with self.lock:
+            if self.config.fault_rate and self.random.random() < self.config.fault_rate:
+                return self.random.choice(self.config.fault_kinds)
+        return None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    api: FakeAPI
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read /_fake/stats
+        pass
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _send_json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        raw = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(raw)))
+        self.send_header("request-id", f"req_fake_{uuid.uuid4().hex[:16]}")
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        etype = ERROR_TYPES.get(status, "api_error")
+        body = {
+            "type": "error",
+            "error": {"type": etype, "message": message},
+            "request_id": f"req_fake_{uuid.uuid4().hex[:16]}",
+        }
+        self._send_json(status, body, headers)
+        with self.api.lock:
+            self.api.stats["errors"] += 1
+
+    def _drop(self) -> None:
+        """Close the connection without a response, as a dropped connection does."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    # -- routes ------------------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        if self.path == "/_fake/stats":
+            self._send_json(200, self.api.snapshot())
+        elif self.path == "/_fake/requests":
+            self._send_json(200, self.api.calls())
+        else:
+            self._error(404, f"no route {self.path}")
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length)
+        path = self.path.split("?")[0]
+        if path not in ("/v1/messages", "/v1/messages/count_tokens"):
+            self._error(404, f"no route {self.path}")
+            return
+        if not (self.headers.get("x-api-key") or self.headers.get("authorization")):
+            self._error(401, "x-api-key header is required")
+            return
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            self._error(400, "request body is not valid JSON")
+            return
+        problem = _invalid(body, counting=path.endswith("count_tokens"))
+        if problem:
+            self._error(*problem)
+            return
+        system, user = flatten(body.get("system")), flatten(body["messages"][-1]["content"])
+        tokens = count_tokens(system) + sum(
+            count_tokens(flatten(m["content"])) for m in body["messages"]
+        )
+        if path.endswith("count_tokens"):
+            self._send_json(200, {"input_tokens": tokens})
+            return
+        self._messages(body, system, user, tokens)
+
+    def _messages(self, body: dict[str, Any], system: str, user: str, tokens: int) -> None:
+        api, cfg = self.api, self.api.config
+        record = {
+            "model": body["model"],
+            "max_tokens": body["max_tokens"],
+            "stream": bool(body.get("stream")),
+            "system": system,
+            "user": user,
+            "input_tokens": tokens,
+            "cache_control": _has_cache_control(body.get("system")),
+            "start": time.time(),
+            "status": None,
+        }
+        with api.lock:
+            api.stats["requests"] += 1
+            api.stats["in_flight"] += 1
+            api.max_in_flight = max(api.max_in_flight, api.stats["in_flight"])
+            api.requests.append(record)
+            hold = cfg.hold_after is not None and api.stats["answered"] >= cfg.hold_after
+        try:
+            if hold:
+                api.released.wait()
+            if cfg.latency:
+                time.sleep(cfg.latency)
+            record["status"] = self._reply(body, system, user, tokens)
+        finally:
+            record["end"] = time.time()
+            with api.lock:
+                api.stats["in_flight"] -= 1
+
+    def _reply(self, body: dict[str, Any], system: str, user: str, tokens: int) -> int | str:
+        """Answer, fail or drop; returns what happened, for the request log."""
+        api, cfg = self.api, self.api.config
+        fault = api.fault()
+        stream = bool(body.get("stream"))
+        directive = re.search(r"FAIL:(\d{3})", system + "\n" + user)
+        if directive:
+            status = int(directive[1])
+            self._error(status, f"injected by FAIL:{status}")
+            return status
+        if fault == "drop":
+            self._drop()
+            return "drop"
+        if fault in ("429", "529", "500"):
+            headers = {"retry-after": cfg.retry_after} if fault == "429" and cfg.retry_after else {}
+            self._error(int(fault), f"injected {fault} fault", headers)
+            return int(fault)
+        if tokens > cfg.context_window:
+            self._error(400, f"prompt is too long: {tokens} tokens > {cfg.context_window} maximum")
+            return 400
+        text = answer(system, user)
+        out = count_tokens(text)
+        stop = "end_turn"
+        if out > body["max_tokens"]:
+            text, out, stop = (
+                " ".join(text.split()[: body["max_tokens"]]),
+                body["max_tokens"],
+                "max_tokens",
+            )
+        usage = _usage(api, body, system, tokens, out)
+        message = {
+            "id": f"msg_fake_{uuid.uuid4().hex[:20]}",
+            "type": "message",
+            "role": "assistant",
+            "model": body["model"],
+            "content": [{"type": "text", "text": text}],
+            "stop_reason": stop,
+            "stop_sequence": None,
+            "usage": usage,
+        }
+        if stream:
+            self._stream(message, broken=fault == "stream")
+        else:
+            self._send_json(200, message)
+        with api.lock:
+            api.stats["answered"] += 1
+        return "stream-error" if stream and fault == "stream" else 200
+
+    def _stream(self, message: dict[str, Any], broken: bool) -> None:
+        """Send the message as server-sent events, in HTTP chunks, as the API streams."""
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("transfer-encoding", "chunked")
+        self.send_header("request-id", f"req_fake_{uuid.uuid4().hex[:16]}")
+        self.end_headers()
+
+        def event(name: str, data: dict[str, Any]) -> None:
+            raw = f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+            self.wfile.write(f"{len(raw):x}\r\n".encode() + raw + b"\r\n")
+            self.wfile.flush()
+
+        usage = message["usage"]
+        start = {
+            **message,
+            "content": [],
+            "stop_reason": None,
+            "usage": {**usage, "output_tokens": 1},
+        }
+        event("message_start", {"type": "message_start", "message": start})
+        event("ping", {"type": "ping"})
+        if broken:
+            error = {"type": "overloaded_error", "message": "injected mid-stream overload"}
+            event("error", {"type": "error", "error": error})
+            self.wfile.write(b"0\r\n\r\n")
+            return
+        event(
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": ""},
+            },
+        )
+        text = message["content"][0]["text"]
+        for i in range(0, len(text), 40):
+            delta = {"type": "text_delta", "text": text[i : i + 40]}
+            event(
+                "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
+            )
+        event("content_block_stop", {"type": "content_block_stop", "index": 0})
+        event(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+                "usage": {"output_tokens": usage["output_tokens"]},
+            },
+        )
+        event("message_stop", {"type": "message_stop"})
+        self.wfile.write(b"0\r\n\r\n")
+
+
+def _invalid(body: Any, counting: bool) -> tuple[int, str] | None:
+    """The API's validation of a request body, reduced to what rlm-sub could get wrong."""
+    if not isinstance(body, dict):
+        return 400, "body must be a JSON object"
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        return 400, "model: Field required"
+    if not model.startswith("claude-"):
+        return 404, f"model: {model}"
+    if not counting and not isinstance(body.get("max_tokens"), int):
+        return 400, "max_tokens: Field required"
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return 400, "messages: at least one message is required"
+    return None
+
+
+def _has_cache_control(system: Any) -> bool:
+    return isinstance(system, list) and any(
+        isinstance(b, dict) and "cache_control" in b for b in system
+    )
+
+
+def _usage(
+    api: FakeAPI, body: dict[str, Any], system: str, tokens: int, out: int
+) -> dict[str, int]:
+    """Usage as the API reports it: a cached system prompt is written once, then read."""
+    usage = {
+        "input_tokens": tokens,
+        "output_tokens": out,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+    }
+    if _has_cache_control(body.get("system")):
+        key = body["model"] + "\0" + system
+        cached = count_tokens(system)
+        with api.lock:
+            seen = key in api.cached_prefixes
+            api.cached_prefixes.add(key)
+        usage["input_tokens"] = tokens - cached
+        usage["cache_read_input_tokens" if seen else "cache_creation_input_tokens"] = cached
+    return usage
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--port-file", type=Path, help="write the port here once listening")
+    parser.add_argument("--context-window", type=int, default=Config.context_window)
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--fault-rate", type=float, default=0.0)
+    parser.add_argument("--fault-kinds", default="429,529,500,drop")
+    parser.add_argument("--seed", type=int)
+    args = parser.parse_args()
+    config = Config(
+        context_window=args.context_window,
+        latency=args.latency,
+        fault_rate=args.fault_rate,
+        fault_kinds=args.fault_kinds.split(","),
+        seed=args.seed,
+    )
+    api = FakeAPI(config, port=args.port)
+    if args.port_file:
+        tmp = args.port_file.with_suffix(".tmp")
+        tmp.write_text(str(api.server.server_address[1]))
+        tmp.replace(args.port_file)
+    with contextlib.suppress(KeyboardInterrupt):
+        api.server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
