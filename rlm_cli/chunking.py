@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 
 from rlm_cli.sources import SourceFile
 
-# Claude's tokenizer averages 3.5-4 bytes per token on code and English prose; estimating
-# with the lower figure errs towards smaller chunks, and an overflow is split and retried.
-BYTES_PER_TOKEN = 3.5
+# Newer Claude tokenizers (Claude 4.7 and later, Haiku 5.5) average about 3 bytes per token on
+# code and prose (about 30% more tokens than older ones); an overflow is split and retried.
+BYTES_PER_TOKEN = 3.0
 DEFAULT_CHUNK_TOKENS = 20_000
 MIN_CHUNK_TOKENS = 200
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rlm_cli import prompts
-from rlm_cli.runner import Job, Outcome, Runner, Settings, cached, job_key
+from rlm_cli.runner import Job, Outcome, Settings, job_key
 from rlm_cli.workspace import Workspace, read_json, write_json
 
 
@@ -19,6 +19,7 @@ class MapSummary:
     cached: int = 0
     failed: list[Outcome] = field(default_factory=list)
     usage: dict[str, int] = field(default_factory=dict)
+    cost: float = 0.0
 
 
 def sources_label(sources: list[dict[str, Any]], limit: int = 3) -> str:
@@ -61,21 +62,3 @@ def record_map(ws: Workspace, task: str, settings: Settings) -> None:
 def last_map(ws: Workspace) -> dict[str, Any] | None:
     """The task and settings of the last map run in this workspace."""
     return read_json(ws.root / "map.json")
-
-
-async def run_map(runner: Runner, jobs: list[Job]) -> MapSummary:
-    """Run every job that has no cached answer; report what happened."""
-    summary = MapSummary(total=len(jobs))
-    todo = []
-    for job in jobs:
-        if cached(job):
-            summary.cached += 1
-        else:
-            todo.append(job)
-    outcomes = await runner.run(todo) if todo else []
-    summary.called = len(outcomes)
-    summary.failed = [o for o in outcomes if o.status == "failed"]
-    for o in outcomes:
-        for k, v in o.record.get("usage", {}).items():
-            summary.usage[k] = summary.usage.get(k, 0) + v
-    return summary

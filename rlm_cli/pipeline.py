@@ -11,7 +11,7 @@ from rlm_cli.errors import EXIT_PARTIAL, RlmError
 from rlm_cli.mapper import MapSummary, last_map, map_jobs, record_map
 from rlm_cli.progress import Reporter, usage_line
 from rlm_cli.reduce import Item, missing_footer, synthesize
-from rlm_cli.runner import Job, Runner, Settings, cached
+from rlm_cli.runner import Job, Runner, Settings, cached, tally
 from rlm_cli.sources import Filters, Report, iter_sources
 from rlm_cli.workspace import Workspace, atomic_write, read_json, sha256
 
@@ -56,14 +56,12 @@ async def map_step(
             outcomes = await make_runner(backend, settings, ws, reporter).run(todo)
         summary.called = len(outcomes)
         summary.failed = [o for o in outcomes if o.status == "failed"]
-        for o in outcomes:
-            for k, v in o.record.get("usage", {}).items():
-                summary.usage[k] = summary.usage.get(k, 0) + v
+        summary.usage, summary.cost = tally(outcomes)
     ok = summary.total - len(summary.failed)
     reporter.info(
         f"map: {ok}/{summary.total} chunks answered ({summary.called} called, {summary.cached} cached"
         f"{f', {len(summary.failed)} FAILED' if summary.failed else ''}); "
-        f"{usage_line(summary.usage)}; results in {ws.results_dir}"
+        f"{usage_line(summary.usage, summary.cost)}; results in {ws.results_dir}"
     )
     for o in summary.failed[:10]:
         reporter.warn(f"{o.job.id} ({o.job.meta['sources']}) failed: {o.record.get('error')}")
@@ -135,7 +133,7 @@ async def reduce_step(
     reporter.info(
         f"reduce: {len(items)} answers -> 1 in {len(summary.levels)} level(s), {calls} call(s)"
         f"{f', {summary.dropped_irrelevant} with nothing relevant dropped' if summary.dropped_irrelevant else ''}; "
-        f"{usage_line(summary.usage)}; answer in {ws.final_path}"
+        f"{usage_line(summary.usage, summary.cost)}; answer in {ws.final_path}"
     )
     if missing:
         reporter.warn(f"{len(missing)} part(s) not covered (listed at the end of {ws.final_path})")

@@ -76,10 +76,12 @@ def human(n: float) -> str:
     return str(int(n))
 
 
-def usage_line(usage: dict[str, int]) -> str:
-    """Token usage in one short phrase."""
+def usage_line(usage: dict[str, int], dollars: float | None = None) -> str:
+    """Token usage (and cost, when known) in one short phrase."""
     text = f"{human(usage.get('input_tokens', 0))} tokens in, {human(usage.get('output_tokens', 0))} out"
     cache = usage.get("cache_read_input_tokens", 0)
     if cache:
         text += f", {human(cache)} read from cache"
+    if dollars:
+        text += f", ${dollars:.4f}"
     return text

@@ -28,6 +28,7 @@ class ReduceSummary:
     levels: list[dict[str, int]] = field(default_factory=list)
     dropped_irrelevant: int = 0
     usage: dict[str, int] = field(default_factory=dict)
+    cost: float = 0.0
 
 
 def render_item(item: Item) -> str:

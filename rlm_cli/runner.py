@@ -14,6 +14,7 @@ from typing import Any
 from rlm_cli.backends import USAGE_FIELDS, Backend, CallError, Request
 from rlm_cli.chunking import split_text
 from rlm_cli.errors import RlmError
+from rlm_cli.pricing import cost
 from rlm_cli.trace import append_trace
 from rlm_cli.workspace import atomic_write, read_json, sha256, write_json
 
@@ -83,6 +84,17 @@ def cached(job: Job) -> Outcome | None:
     return Outcome(job, "cached", text, record)
 
 
+def tally(outcomes: list[Outcome]) -> tuple[dict[str, int], float]:
+    """Total token usage and dollars spent by the calls behind these outcomes."""
+    usage = dict.fromkeys(USAGE_FIELDS, 0)
+    dollars = 0.0
+    for o in outcomes:
+        for k, v in o.record.get("usage", {}).items():
+            usage[k] = usage.get(k, 0) + v
+        dollars += o.record.get("cost_usd") or 0.0
+    return usage, dollars
+
+
 class _Failed(Exception):
     """A job that failed for good."""
 
@@ -129,7 +141,7 @@ class Runner:
         """Answer one job and record the result or the failure, atomically."""
         started = time.time()
         usage = dict.fromkeys(USAGE_FIELDS, 0)
-        stats = {"attempts": 0, "calls": 0, "parts": 0, "stop_reasons": set()}
+        stats = {"attempts": 0, "calls": 0, "parts": 0, "cost": 0.0, "stop_reasons": set()}
         record: dict[str, Any] = {
             "id": job.id,
             "kind": job.kind,
@@ -148,6 +160,7 @@ class Runner:
             status=status,
             error=error,
             usage=usage,
+            cost_usd=round(stats["cost"], 6),
             attempts=stats["attempts"],
             calls=stats["calls"],
             parts=stats["parts"],
@@ -209,7 +222,9 @@ class Runner:
             else:
                 for f in USAGE_FIELDS:
                     usage[f] += response.usage.get(f, 0)
-                self._trace(job, started, attempt, "ok", response.usage, None)
+                dollars = cost(s.model, response.usage) or 0.0
+                stats["cost"] += dollars
+                self._trace(job, started, attempt, "ok", response.usage, None, dollars)
                 return response.text, response.stop_reason
             if error.kind == "fatal":
                 self._trace(job, started, attempt, "fatal", {}, str(error))
@@ -238,6 +253,7 @@ class Runner:
         status: str,
         usage: dict[str, int],
         error: str | None,
+        dollars: float = 0.0,
     ) -> None:
         if self.trace_path is None:
             return
@@ -254,6 +270,7 @@ class Runner:
                 "attempts": attempts,
                 "status": status,
                 "usage": usage,
+                "cost_usd": round(dollars, 6),
                 "error": error,
             },
         )
