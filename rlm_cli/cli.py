@@ -469,5 +469,38 @@ def query(
     click.echo(text.rstrip("\n"))
 
 
+@cli.command(name="install-skill")
+@click.option(
+    "--project",
+    is_flag=True,
+    help="Install into ./.claude/skills/rlm (this project) instead of ~/.claude/skills/rlm.",
+)
+@click.option(
+    "--dir",
+    "skills_dir",
+    metavar="PATH",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Install into PATH/rlm: the skills folder of any agent.",
+)
+@click.option("--force", is_flag=True, help="Overwrite files that were edited since installed.")
+@cli_errors
+def install_skill(project: bool, skills_dir: Path | None, force: bool) -> None:
+    """Install the rlm Agent Skill so a coding agent can use rlm-sub.
+
+    Copies SKILL.md, its reference files (skill/) and the driver scripts (scripts/) into a
+    folder named rlm in a skills folder, and prints the folder's path. Running it again
+    updates the skill; files edited since the last install are kept unless --force.
+
+    \b
+    Examples:
+      rlm-sub install-skill                      # ~/.claude/skills/rlm, for every project
+      rlm-sub install-skill --project            # ./.claude/skills/rlm, to commit with a repo
+      rlm-sub install-skill --dir ~/.agents/skills
+    """
+    from rlm_cli.install_skill import install_command
+
+    click.echo(install_command(project, skills_dir, force))
+
+
 def main() -> None:
     cli(prog_name="rlm-sub")

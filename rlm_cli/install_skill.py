@@ -1,0 +1,192 @@
+"""`rlm-sub install-skill`: copy the rlm Agent Skill into an agent's skills folder.
+
+The skill is SKILL.md, the reference files in skill/ and the driver scripts in scripts/.
+An installed wheel carries them as rlm_cli/skill_files/ (setup.py copies them there at
+build time); an editable install or a checkout reads them from the repository root.
+
+The folder gets a record, .rlm-install.json, of the hash of every file written. A later
+install compares the files on disk with it: a file that differs from both the record and
+the new version was edited locally and is not overwritten without --force.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from importlib import resources
+from importlib.abc import Traversable
+from pathlib import Path
+
+import click
+
+from rlm_cli import __version__
+from rlm_cli.errors import RlmError
+
+SKILL_NAME = "rlm"
+RECORD = ".rlm-install.json"
+SUBDIRS = ("skill", "scripts")
+DEV_ONLY = {"scripts/gen-command-reference.sh"}  # maintains the repo, not useful to an agent
+
+
+def source_root() -> Traversable:
+    """Where the skill's files are: inside the installed package, else the checkout."""
+    packaged = resources.files("rlm_cli") / "skill_files"
+    if packaged.joinpath("SKILL.md").is_file():
+        return packaged
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "SKILL.md").is_file() and (checkout / "scripts").is_dir():
+        return checkout
+    raise RlmError(
+        "cannot find the skill files (SKILL.md, skill/, scripts/) in this installation of "
+        "rlm-sub: reinstall it (python3 -m pip install --force-reinstall rlm-sub)"
+    )
+
+
+def skill_files(root: Traversable) -> dict[str, bytes]:
+    """Every file of the skill, by its path inside the skill folder (one level deep)."""
+    files = {"SKILL.md": root.joinpath("SKILL.md").read_bytes()}
+    for sub in SUBDIRS:
+        folder = root.joinpath(sub)
+        if not folder.is_dir():
+            continue
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            rel = f"{sub}/{entry.name}"
+            if entry.is_file() and not entry.name.startswith(".") and rel not in DEV_ONLY:
+                files[rel] = entry.read_bytes()
+    return files
+
+
+def mode_for(rel: str) -> int:
+    """Scripts are executable; everything else is plain readable text."""
+    return 0o755 if rel.startswith("scripts/") else 0o644
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_digest(path: Path) -> str | None:
+    """The hash of a file on disk; None when absent, "not-a-file" for a folder or the like."""
+    if not path.exists() and not path.is_symlink():
+        return None
+    if not path.is_file():
+        return "not-a-file"
+    try:
+        return digest(path.read_bytes())
+    except OSError:
+        return "unreadable"
+
+
+def skill_path(rel: object) -> bool:
+    """Whether rel names a file the skill could own: SKILL.md or <subdir>/<name>, nothing else."""
+    if not isinstance(rel, str):
+        return False
+    parts = rel.split("/")
+    if parts == ["SKILL.md"]:
+        return True
+    return len(parts) == 2 and parts[0] in SUBDIRS and parts[1] not in ("", ".", "..")
+
+
+def read_record(dest: Path) -> dict[str, str]:
+    """Hashes of what the last install wrote, or {} when there was none (or it is unreadable)."""
+    try:
+        data = json.loads((dest / RECORD).read_text(encoding="utf-8"))
+        files = data.get("files", {})
+        return {k: v for k, v in files.items() if skill_path(k) and isinstance(v, str)}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def write_atomic(path: Path, data: bytes, mode: int) -> None:
+    """Write via a temporary file in the same folder and rename, so a file is never half there."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def install(dest: Path, force: bool = False) -> Path:
+    """Install (or update) the skill in dest; returns dest. Refuses to clobber local edits."""
+    root = source_root()
+    if isinstance(root, Path) and dest.resolve() == root.resolve():
+        log(f"{dest} is the rlm-sub checkout itself: nothing to install")
+        return dest
+    if dest.exists() and not dest.is_dir():
+        raise RlmError(f"{dest} exists and is not a folder: move it away, or choose --dir")
+    files = skill_files(root)
+    new = {rel: digest(data) for rel, data in files.items()}
+    old = read_record(dest)
+
+    edited = []  # files on disk that are neither what we installed last nor what we install now
+    for rel in sorted(set(new) | set(old)):
+        on_disk = file_digest(dest / rel)
+        if on_disk is None or on_disk == new.get(rel) or on_disk == old.get(rel):
+            continue
+        edited.append(rel)
+    if edited and not force:
+        listing = "\n".join(f"  {rel}" for rel in edited)
+        raise RlmError(
+            f"{dest} has files that differ from what rlm-sub installed (edited locally, or "
+            f"not installed by rlm-sub):\n{listing}\n"
+            "Move your changes elsewhere, or re-run with --force to overwrite them."
+        )
+
+    changed = 0
+    for rel, data in files.items():
+        path = dest / rel
+        on_disk = file_digest(path)
+        if on_disk == new[rel]:
+            if path.stat().st_mode & 0o777 != mode_for(rel):
+                os.chmod(path, mode_for(rel))
+            continue
+        if on_disk == "not-a-file":
+            raise RlmError(f"{path} is a folder where the skill has a file: move it away")
+        verb = "wrote" if on_disk is None else "overwrote" if rel in edited else "updated"
+        write_atomic(path, data, mode_for(rel))
+        log(f"  {verb} {rel}")
+        changed += 1
+    for rel in sorted(set(old) - set(new)):
+        path = dest / rel
+        if path.is_file():
+            path.unlink()
+            log(f"  removed {rel} (no longer part of the skill)")
+            changed += 1
+
+    record = {"skill": SKILL_NAME, "version": __version__, "files": new}
+    if read_record(dest) != new or not (dest / RECORD).is_file():
+        write_atomic(dest / RECORD, (json.dumps(record, indent=2) + "\n").encode(), 0o644)
+    if changed:
+        log(f"installed the {SKILL_NAME} skill ({len(files)} files, {changed} written) in {dest}")
+    else:
+        log(f"the {SKILL_NAME} skill in {dest} is up to date ({len(files)} files)")
+    return dest
+
+
+def skills_folder(project: bool, skills_dir: Path | None) -> Path:
+    """The folder that holds skills: ~/.claude/skills, ./.claude/skills, or --dir PATH."""
+    if project and skills_dir is not None:
+        raise click.UsageError("give either --project or --dir, not both")
+    if skills_dir is not None:
+        return skills_dir.expanduser()
+    if project:
+        return Path.cwd() / ".claude" / "skills"
+    return Path.home() / ".claude" / "skills"
+
+
+def install_command(project: bool, skills_dir: Path | None, force: bool) -> Path:
+    """What `rlm-sub install-skill` does; returns the installed skill folder."""
+    dest = skills_folder(project, skills_dir) / SKILL_NAME
+    return install(dest, force=force).absolute()

@@ -1,0 +1,115 @@
+# shellcheck shell=bash
+# Shared helpers for the rlm-* drivers. Sourced (never run) by each driver, relative to the
+# driver's own directory, so the drivers work from a checkout and from an installed skill.
+#
+# A driver sets RLM_JOB (e.g. "review"), defines usage(), parses its own arguments with the
+# helpers below, writes its prompt with rlm_prompt_file, and calls rlm_run.
+# Globals it may read afterwards: RLM_OUT (absolute output dir), RLM_EXTRA (args after --).
+
+RLM_PROG=$(basename "$0")
+RLM_OUT=""
+RLM_EXTRA=()
+
+# Usage error: message, a pointer to --help, exit 2.
+rlm_usage_error() {
+  printf '%s: %s\nTry "%s --help".\n' "$RLM_PROG" "$1" "$RLM_PROG" >&2
+  exit 2
+}
+
+# Runtime error: message, exit with the given code (default 1).
+rlm_die() {
+  printf '%s: %s\n' "$RLM_PROG" "$1" >&2
+  exit "${2:-1}"
+}
+
+rlm_info() {
+  printf '%s: %s\n' "$RLM_PROG" "$*" >&2
+}
+
+# rlm_need_value OPTION NEXT-ARG-COUNT: an option that takes a value must have one.
+rlm_need_value() {
+  if [ "$2" -lt 2 ]; then
+    rlm_usage_error "option $1 needs a value"
+  fi
+}
+
+# Every input path must exist ('-' is stdin).
+rlm_check_paths() {
+  local p
+  for p in "$@"; do
+    if [ "$p" != "-" ] && [ ! -e "$p" ]; then
+      rlm_usage_error "no such file or directory: $p"
+    fi
+  done
+}
+
+# The rlm-sub command: $RLM_SUB if set, else rlm-sub on PATH.
+rlm_require_cli() {
+  RLM_SUB=${RLM_SUB:-rlm-sub}
+  if ! command -v "$RLM_SUB" >/dev/null 2>&1; then
+    rlm_die "cannot find '$RLM_SUB': install it (python3 -m pip install rlm-sub) or set RLM_SUB to its path"
+  fi
+}
+
+# Create the output directory: -o DIR, or .rlm/<job>-<timestamp> (never reusing one).
+# Sets RLM_OUT to its absolute path. Re-using a directory with -o resumes: finished
+# sub-agent answers in it are reused.
+rlm_make_outdir() {
+  local dir=$RLM_OUT n=2
+  if [ -z "$dir" ]; then
+    dir=".rlm/$RLM_JOB-$(date +%Y%m%d-%H%M%S)"
+    local base=$dir
+    while [ -e "$dir" ]; do
+      dir="$base-$n"
+      n=$((n + 1))
+    done
+  fi
+  if [ -e "$dir" ] && [ ! -d "$dir" ]; then
+    rlm_usage_error "output path exists and is not a directory: $dir"
+  fi
+  mkdir -p "$dir" || rlm_die "cannot create output directory $dir"
+  RLM_OUT=$(cd "$dir" && pwd)
+}
+
+# rlm_prompt_file: write stdin (a heredoc) to $RLM_OUT/prompt.md, the task passed as @file.
+rlm_prompt_file() {
+  cat >"$RLM_OUT/prompt.md"
+}
+
+# rlm_run [--in DIR] [RUN-OPTION...] -- PATH...
+# Runs `rlm-sub run @prompt.md PATH...` with the workspace $RLM_OUT/work and the answer
+# in $RLM_OUT/answer.md, plus the user's extra options. With --in DIR the paths are
+# resolved (and shown to the sub-agents) relative to DIR. On success prints the answer
+# path on stdout; on failure explains and exits with rlm-sub's code.
+rlm_run() {
+  local indir="" opts=()
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --in) indir=$2; shift 2 ;;
+      --) shift; break ;;
+      *) opts+=("$1"); shift ;;
+    esac
+  done
+  local answer="$RLM_OUT/answer.md" code=0
+  rm -f "$answer"
+  rlm_info "working in $RLM_OUT"
+  (
+    if [ -n "$indir" ]; then cd "$indir" || exit 1; fi
+    "$RLM_SUB" run "@$RLM_OUT/prompt.md" "$@" -w "$RLM_OUT/work" -o "$answer" \
+      ${opts[@]+"${opts[@]}"} ${RLM_EXTRA[@]+"${RLM_EXTRA[@]}"} >/dev/null
+  ) || code=$?
+  if [ "$code" -eq 0 ] && [ -s "$answer" ]; then
+    rlm_info "answer in $answer"
+    printf '%s\n' "$answer"
+    return 0
+  fi
+  if [ "$code" -eq 3 ] && [ -s "$answer" ]; then
+    # --partial was passed through: the answer exists and lists the parts it does not cover.
+    rlm_info "PARTIAL answer (some parts failed; they are listed at its end): $answer"
+    printf '%s\n' "$answer"
+    exit 3
+  fi
+  rm -f "$answer"
+  if [ "$code" -eq 0 ]; then code=1; fi
+  rlm_die "rlm-sub failed (exit $code); no answer written. Finished sub-agent answers are kept in $RLM_OUT/work: re-run with -o $RLM_OUT to resume" "$code"
+}
