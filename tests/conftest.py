@@ -1,0 +1,63 @@
+"""Shared fixtures: a fake Messages API on 127.0.0.1, and rlm-sub run as a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fake_api import Config, FakeAPI  # tests/ is on sys.path: pytest puts a conftest's folder there
+
+RLM = [sys.executable, "-m", "rlm_cli"]
+
+# Variables a developer's shell may set that would change what rlm-sub does under test.
+_RLM_VARS = [v for v in os.environ if v.startswith("RLM_")] + [
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "ANTHROPIC_BASE_URL",
+]
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's keys or settings, and none can reach the real API."""
+    for name in _RLM_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(
+        "ANTHROPIC_BASE_URL", "http://127.0.0.1:9"
+    )  # discard port: never the internet
+
+
+@pytest.fixture
+def fake_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAPI]:
+    """A fresh fake server for one test, with rlm-sub pointed at it and fast retries."""
+    api = FakeAPI(Config(seed=1234)).start()
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-not-a-real-key")
+    monkeypatch.setenv("RLM_RETRY_DELAY", "0.01")
+    yield api
+    api.stop()
+
+
+def rlm(
+    *args: str,
+    cwd: Path | None = None,
+    stdin: str | bytes | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """Run `rlm-sub ARGS` as a subprocess in the test's environment; text output."""
+    if isinstance(stdin, bytes):
+        stdin = stdin.decode("utf-8", "surrogateescape")
+    return subprocess.run(
+        [*RLM, *args],
+        cwd=cwd,
+        input=stdin if stdin is not None else "",
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+    )
