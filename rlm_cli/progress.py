@@ -83,5 +83,5 @@ def usage_line(usage: dict[str, int], dollars: float | None = None) -> str:
     if cache:
         text += f", {human(cache)} read from cache"
     if dollars:
-        text += f", ${dollars:.4f}"
+        text += f", ${dollars:.4f}" if dollars >= 0.0001 else ", <$0.0001"
     return text
