@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from rlm_cli import __version__
-from rlm_cli.errors import EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_PARTIAL, RlmError
+from rlm_cli.errors import EXIT_BUDGET, EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_PARTIAL, RlmError
 
 DEFAULT_MODEL = "claude-haiku-5-5"
 
@@ -86,10 +86,16 @@ def model_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--model",
             "-m",
-            default=DEFAULT_MODEL,
-            show_default=True,
             envvar="RLM_MODEL",
-            help="Model for sub-calls.",
+            help=f"Model for sub-calls [default: {DEFAULT_MODEL}; haiku with --backend claude-code].",
+        ),
+        click.option(
+            "--backend",
+            type=click.Choice(["anthropic", "claude-code"]),
+            default="anthropic",
+            show_default=True,
+            envvar="RLM_BACKEND",
+            help="How sub-agents run: the Messages API, or headless Claude Code (`claude -p`).",
         ),
         click.option(
             "--max-output",
@@ -132,6 +138,30 @@ def model_options(f: Callable[..., Any]) -> Callable[..., Any]:
             envvar="RLM_RETRY_DELAY",
             help="First backoff delay in seconds (doubles each retry).",
         ),
+        click.option(
+            "--max-calls",
+            type=click.IntRange(min=1),
+            envvar="RLM_MAX_CALLS",
+            help="Stop starting model calls after this many, across the whole recursion tree.",
+        ),
+        click.option(
+            "--max-tokens",
+            type=click.IntRange(min=1),
+            envvar="RLM_MAX_TOKENS",
+            help="Token budget (in + out, cache included) for the whole recursion tree.",
+        ),
+        click.option(
+            "--max-cost",
+            type=click.FloatRange(min=0, min_open=True),
+            envvar="RLM_MAX_COST",
+            help="Dollar budget for the whole recursion tree, at list prices.",
+        ),
+        click.option(
+            "--max-depth",
+            type=click.IntRange(min=0),
+            envvar="RLM_MAX_DEPTH",
+            help="Deepest level of delegation (RLM_DEPTH counts from 0 at the top) [default: 2].",
+        ),
         click.option("--quiet", "-q", is_flag=True, help="No progress or summaries on stderr."),
     ]
     for option in reversed(options):
@@ -155,8 +185,9 @@ def workspace_option(required: bool) -> Callable[..., Any]:
 def make_settings(kw: dict[str, Any]):
     from rlm_cli.runner import Settings
 
+    default = "haiku" if kw["backend"] == "claude-code" else DEFAULT_MODEL
     return Settings(
-        model=kw["model"],
+        model=kw["model"] or default,
         max_tokens=kw["max_output"],
         concurrency=kw["concurrency"],
         max_attempts=kw["retries"],
@@ -165,16 +196,29 @@ def make_settings(kw: dict[str, Any]):
     )
 
 
-def run_async(make: Callable[[Any], Coroutine[Any, Any, Any]]) -> Any:
-    """Run one coroutine with a shared, lazily created backend; Ctrl-C keeps finished work."""
-    from rlm_cli.pipeline import LazyBackend
+def run_async(
+    kw: dict[str, Any], quiet: bool, make: Callable[[Any], Coroutine[Any, Any, Any]]
+) -> Any:
+    """Run one coroutine with the command's context (lazy backend, ledger); Ctrl-C keeps work."""
+    from rlm_cli.ledger import Budget
+    from rlm_cli.pipeline import Context, LazyBackend
+    from rlm_cli.progress import Reporter
+    from rlm_cli.tree import Tree
+
+    tree = Tree.from_env(kw["max_depth"])
+    ctx = Context(
+        backend=LazyBackend(kw["backend"], tree),
+        settings=make_settings(kw),
+        reporter=Reporter(quiet),
+        tree=tree,
+        budget=Budget(kw["max_calls"], kw["max_tokens"], kw["max_cost"]),
+    )
 
     async def main() -> Any:
-        backend = LazyBackend()
         try:
-            return await make(backend)
+            return await make(ctx)
         finally:
-            await backend.aclose()
+            await ctx.backend.aclose()
 
     try:
         return asyncio.run(main())
@@ -293,11 +337,12 @@ def map_command(prompt: str, workspace: Path, quiet: bool, **kw: Any) -> None:
       rlm-sub map @review-rubric.md -w .rlm/diff -j 16
     """
     from rlm_cli.pipeline import map_step
-    from rlm_cli.progress import Reporter
     from rlm_cli.workspace import Workspace
 
-    task, settings, reporter = read_prompt(prompt), make_settings(kw), Reporter(quiet)
-    summary = run_async(lambda b: map_step(Workspace(workspace), task, settings, b, reporter))
+    task = read_prompt(prompt)
+    summary = run_async(kw, quiet, lambda ctx: map_step(Workspace(workspace), task, ctx))
+    if summary.budget_stop:
+        sys.exit(EXIT_BUDGET)
     if summary.failed:
         sys.exit(EXIT_PARTIAL)
 
@@ -332,14 +377,11 @@ def reduce(
       rlm-sub reduce "Which modules talk to the database, and how?" -w .rlm/repo
     """
     from rlm_cli.pipeline import reduce_step
-    from rlm_cli.progress import Reporter
     from rlm_cli.workspace import Workspace
 
-    task, settings, reporter = read_prompt(prompt), make_settings(kw), Reporter(quiet)
+    task = read_prompt(prompt)
     text, code = run_async(
-        lambda b: reduce_step(
-            Workspace(workspace), task, settings, b, reporter, reduce_tokens, partial
-        )
+        kw, quiet, lambda ctx: reduce_step(Workspace(workspace), task, ctx, reduce_tokens, partial)
     )
     click.echo(text.rstrip("\n"))
     sys.exit(code)
@@ -394,26 +436,32 @@ def run(
     from rlm_cli.progress import Reporter
     from rlm_cli.workspace import Workspace, slugify
 
-    task, settings, reporter = read_prompt(prompt), make_settings(kw), Reporter(quiet)
+    task = read_prompt(prompt)
     if workspace is None:
         digest = hashlib.sha256(
             "\0".join([task, *map(os.path.abspath, paths)]).encode()
         ).hexdigest()
         workspace = Path(".rlm") / f"{slugify(task)}-{digest[:8]}"
-    stage_inputs(workspace, paths, kw, reporter)
+    stage_inputs(workspace, paths, kw, Reporter(quiet))
     ws = Workspace(workspace)
 
-    async def steps(backend):
-        summary = await map_step(ws, task, settings, backend, reporter)
+    async def steps(ctx):
+        summary = await map_step(ws, task, ctx)
+        if summary.budget_stop:
+            raise RlmError(
+                f"budget reached before every chunk was answered ({summary.budget_stop}); "
+                "raise the limit and re-run the same command to continue",
+                EXIT_BUDGET,
+            )
         if summary.failed and not partial:
             raise RlmError(
                 f"{len(summary.failed)} chunk(s) failed; re-run the same command to retry them "
                 "(finished answers are reused), or add --partial to synthesize without them",
                 EXIT_PARTIAL,
             )
-        return await reduce_step(ws, task, settings, backend, reporter, reduce_tokens, partial)
+        return await reduce_step(ws, task, ctx, reduce_tokens, partial)
 
-    text, code = run_async(steps)
+    text, code = run_async(kw, quiet, steps)
     if output:
         from rlm_cli.workspace import atomic_write
 
@@ -456,17 +504,39 @@ def query(
       rlm-sub query "Merge these findings into one list" notes/*.md > notes/merged.md
     """
     from rlm_cli.pipeline import query_step
-    from rlm_cli.progress import Reporter
 
-    task, settings, reporter = read_prompt(prompt), make_settings(kw), Reporter(quiet)
-    text = run_async(
-        lambda b: query_step(task, list(paths) or ["-"], settings, b, reporter, max_input)
-    )
+    task = read_prompt(prompt)
+    text = run_async(kw, quiet, lambda ctx: query_step(task, list(paths) or ["-"], ctx, max_input))
     if output:
         from rlm_cli.workspace import atomic_write
 
         atomic_write(output, text if text.endswith("\n") else text + "\n")
     click.echo(text.rstrip("\n"))
+
+
+@cli.command()
+@workspace_option(required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the status as one JSON object.")
+@cli_errors
+def status(workspace: Path, as_json: bool) -> None:
+    """Show a workspace's chunks and results, and what its whole recursion tree spent.
+
+    Calls, tokens and dollars come from the workspace's trace.jsonl, where every process of
+    the tree (sub-agents that ran rlm-sub themselves included) books its calls, broken down
+    by depth and by model. Works while a run is going (calls in flight) and after it.
+
+    \b
+    Examples:
+      rlm-sub status -w .rlm/repo
+      rlm-sub status -w .rlm/repo --json | jq .calls.cost_usd
+    """
+    import json
+
+    from rlm_cli.status import gather, render
+    from rlm_cli.workspace import Workspace
+
+    info = gather(Workspace(workspace))
+    click.echo(json.dumps(info, indent=2) if as_json else render(info))
 
 
 @cli.command(name="install-skill")

@@ -20,6 +20,7 @@ class MapSummary:
     failed: list[Outcome] = field(default_factory=list)
     usage: dict[str, int] = field(default_factory=dict)
     cost: float = 0.0
+    budget_stop: str | None = None  # why a budget stopped new calls, if it did
 
 
 def sources_label(sources: list[dict[str, Any]], limit: int = 3) -> str:

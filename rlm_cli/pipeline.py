@@ -2,30 +2,34 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from rlm_cli import prompts
 from rlm_cli.backends import Backend, Request, Response, check_credentials, make_backend
 from rlm_cli.chunking import estimate_tokens, render_files
-from rlm_cli.errors import EXIT_PARTIAL, RlmError
+from rlm_cli.errors import EXIT_BUDGET, EXIT_PARTIAL, RlmError
+from rlm_cli.ledger import Budget, Ledger
 from rlm_cli.mapper import MapSummary, last_map, map_jobs, record_map
 from rlm_cli.progress import Reporter, usage_line
 from rlm_cli.reduce import Item, missing_footer, synthesize
 from rlm_cli.runner import Job, Runner, Settings, cached, tally
 from rlm_cli.sources import Filters, Report, iter_sources
+from rlm_cli.tree import Tree
 from rlm_cli.workspace import Workspace, atomic_write, read_json, sha256
 
 
 class LazyBackend:
     """Creates the real backend (and imports its SDK) only when a call is actually made."""
 
-    def __init__(self, name: str = "anthropic") -> None:
+    def __init__(self, name: str = "anthropic", tree: Tree | None = None) -> None:
         self.name = name
+        self.tree = tree or Tree()
         self._backend: Backend | None = None
 
     async def call(self, request: Request, timeout: float) -> Response:
         if self._backend is None:
-            self._backend = make_backend(self.name)
+            self._backend = make_backend(self.name, self.tree)
         return await self._backend.call(request, timeout)
 
     async def aclose(self) -> None:
@@ -33,34 +37,54 @@ class LazyBackend:
             await self._backend.aclose()
 
 
-def make_runner(
-    backend: Backend, settings: Settings, ws: Workspace | None, reporter: Reporter
-) -> Runner:
-    return Runner(backend, settings, ws.trace_path if ws else None, reporter.advance)
+@dataclass
+class Context:
+    """What every step of one command shares: backend, settings, reporter, tree and ledger."""
+
+    backend: Backend
+    settings: Settings
+    reporter: Reporter
+    tree: Tree = field(default_factory=Tree)
+    budget: Budget = field(default_factory=Budget)
+    ledger: Ledger | None = None
+
+    def runner(self, ws: Workspace | None) -> Runner:
+        """A runner booking its calls in the tree's ledger (the root's, or this workspace's)."""
+        if self.ledger is None:
+            self.tree.check_can_call()
+            path = self.tree.trace or (ws.trace_path if ws else None)
+            self.ledger = Ledger(path, self.budget, self.tree.run)
+        return Runner(self.backend, self.settings, self.ledger, self.reporter.advance, self.tree)
+
+    def check_credentials(self) -> None:
+        """Fail before any call when the backend has no way to authenticate."""
+        if getattr(self.backend, "name", "anthropic") == "anthropic":
+            check_credentials()
 
 
-async def map_step(
-    ws: Workspace, task: str, settings: Settings, backend: Backend, reporter: Reporter
-) -> MapSummary:
+async def map_step(ws: Workspace, task: str, ctx: Context) -> MapSummary:
     """Call the model for every chunk without a cached answer; report on stderr."""
+    reporter, settings = ctx.reporter, ctx.settings
     manifest = ws.load_manifest()
     jobs = map_jobs(ws, manifest, task, settings)
     record_map(ws, task, settings)
     todo = [j for j in jobs if not cached(j)]
     summary = MapSummary(total=len(jobs), cached=len(jobs) - len(todo))
     if todo:
-        check_credentials()
+        runner = ctx.runner(ws)
+        ctx.check_credentials()
         with reporter.task(
             f"map ({summary.cached} cached)" if summary.cached else "map", len(todo)
         ):
-            outcomes = await make_runner(backend, settings, ws, reporter).run(todo)
-        summary.called = len(outcomes)
+            outcomes = await runner.run(todo)
+        summary.called = sum(o.status != "budget" for o in outcomes)
         summary.failed = [o for o in outcomes if o.status == "failed"]
+        summary.budget_stop = runner.stopped
         summary.usage, summary.cost = tally(outcomes)
-    ok = summary.total - len(summary.failed)
+    answered = summary.cached + sum(o.status == "ok" for o in outcomes) if todo else summary.total
     reporter.info(
-        f"map: {ok}/{summary.total} chunks answered ({summary.called} called, {summary.cached} cached"
-        f"{f', {len(summary.failed)} FAILED' if summary.failed else ''}); "
+        f"map: {answered}/{summary.total} chunks answered ({summary.called} called, "
+        f"{summary.cached} cached{f', {len(summary.failed)} FAILED' if summary.failed else ''}); "
         f"{usage_line(summary.usage, summary.cost)}; results in {ws.results_dir}"
     )
     for o in summary.failed[:10]:
@@ -68,6 +92,11 @@ async def map_step(
     if len(summary.failed) > 10:
         reporter.warn(
             f"... and {len(summary.failed) - 10} more failures: see {ws.results_dir}/*.json"
+        )
+    if summary.budget_stop:
+        reporter.warn(
+            f"budget reached, {summary.total - answered} chunk(s) not answered: "
+            f"{summary.budget_stop}. Raise the limit and re-run; finished answers are reused"
         )
     return summary
 
@@ -88,22 +117,17 @@ def collect_answers(
             continue
         record = read_json(job.slot.with_suffix(".json")) if job.slot else None
         why = "not answered yet"
-        if record and record.get("key") == job.key and record.get("status") == "failed":
-            why = f"failed: {record.get('error')}"
+        if record and record.get("key") == job.key and record.get("status") in ("failed", "budget"):
+            why = f"{record['status']}: {record.get('error')}"
         missing.append({"id": job.id, "sources": job.meta["sources"], "why": why})
     return items, missing
 
 
 async def reduce_step(
-    ws: Workspace,
-    task: str,
-    settings: Settings,
-    backend: Backend,
-    reporter: Reporter,
-    budget: int | None,
-    partial: bool,
+    ws: Workspace, task: str, ctx: Context, reduce_tokens: int | None, partial: bool
 ) -> tuple[str, int]:
     """Synthesize the map answers into final.md; returns the answer and the exit code."""
+    reporter = ctx.reporter
     manifest = ws.load_manifest()
     items, missing = collect_answers(ws, manifest)
     if missing and not partial:
@@ -116,15 +140,15 @@ async def reduce_step(
         )
     if not items:
         raise RlmError("no chunk has an answer to synthesize: every map call failed", EXIT_PARTIAL)
-    budget = budget or manifest["settings"]["chunk_tokens"]
-    runner = make_runner(backend, settings, ws, reporter)
+    group_tokens = reduce_tokens or manifest["settings"]["chunk_tokens"]
+    runner = ctx.runner(ws)
 
     def on_level(level: int, calls: int) -> None:
         if calls:
-            check_credentials()
+            ctx.check_credentials()
 
     text, summary = await synthesize(
-        runner, ws, task, items, budget, len(manifest["chunks"]), on_level
+        runner, ws, task, items, group_tokens, len(manifest["chunks"]), on_level
     )
     if missing:
         text = text.rstrip() + missing_footer(missing)
@@ -141,15 +165,9 @@ async def reduce_step(
     return text, 0
 
 
-async def query_step(
-    task: str,
-    paths: list[str],
-    settings: Settings,
-    backend: Backend,
-    reporter: Reporter,
-    max_input: int,
-) -> str:
+async def query_step(task: str, paths: list[str], ctx: Context, max_input: int) -> str:
     """One sub-call over whole files or stdin; refuses inputs over the budget."""
+    reporter = ctx.reporter
     report = Report()
     sources = list(iter_sources(paths, Filters(), report))
     for s in report.skipped:
@@ -163,7 +181,8 @@ async def query_step(
             f"input is ~{tokens:,} tokens, over the query budget of {max_input:,}: use "
             f"`rlm-sub run PROMPT PATH...` to chunk it and fan out, or raise --max-input"
         )
-    check_credentials()
+    runner = ctx.runner(None)
+    ctx.check_credentials()
     system = prompts.QUERY_SYSTEM.format(task=task)
     job = Job(
         id="query",
@@ -174,7 +193,9 @@ async def query_step(
         slot=None,
         key=sha256(system, text),
     )
-    [outcome] = await make_runner(backend, settings, None, reporter).run([job])
+    [outcome] = await runner.run([job])
+    if outcome.status == "budget":
+        raise RlmError(f"budget reached: {runner.stopped}", EXIT_BUDGET)
     if outcome.status == "failed":
         raise RlmError(f"the model call failed: {outcome.record.get('error')}", EXIT_PARTIAL)
     return outcome.text or ""

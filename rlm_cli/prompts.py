@@ -80,3 +80,11 @@ QUERY_USER = """\
 </material>
 
 Answer the task."""
+
+DELEGATE_WITH_BASH = """\
+You may delegate, one level deeper (you are at depth {depth}). When the material you must \
+read is too large to read yourself, run rlm-sub from Bash instead of reading it all:
+- `rlm-sub query "TASK" FILE...` for one sub-call over a few files;
+- `rlm-sub run "TASK" PATH... -o OUT.md` to fan out over many files, then read OUT.md.
+Delegate only when it saves reading; never one call per line. If rlm-sub exits 5 the depth \
+limit is reached: answer from what you can read. Your final reply is your answer."""

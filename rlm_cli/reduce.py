@@ -7,8 +7,8 @@ from typing import Any
 
 from rlm_cli import prompts
 from rlm_cli.chunking import estimate_tokens
-from rlm_cli.errors import EXIT_PARTIAL, RlmError
-from rlm_cli.runner import Job, Runner, Settings, cached, job_key
+from rlm_cli.errors import EXIT_BUDGET, EXIT_PARTIAL, RlmError
+from rlm_cli.runner import Job, Runner, Settings, cached, job_key, tally
 from rlm_cli.workspace import Workspace, sha256
 
 
@@ -98,6 +98,12 @@ async def synthesize(
         if on_level:
             on_level(level, len(calls))
         outcomes = {o.job.id: o for o in await runner.run(calls)}
+        if runner.stopped:
+            raise RlmError(
+                f"budget reached at synthesis level {level}: {runner.stopped}. Raise the limit "
+                "and re-run; finished work is cached",
+                EXIT_BUDGET,
+            )
         failed = [o for o in outcomes.values() if o.status == "failed"]
         if failed:
             raise RlmError(
@@ -114,9 +120,10 @@ async def synthesize(
             next_items.append(
                 Item(_group_label(level, group), outcome.text, sum(i.parts for i in group))
             )
-            if job.id in outcomes:
-                for k, v in outcome.record.get("usage", {}).items():
-                    summary.usage[k] = summary.usage.get(k, 0) + v
+        usage, dollars = tally(list(outcomes.values()))
+        for k, v in usage.items():
+            summary.usage[k] = summary.usage.get(k, 0) + v
+        summary.cost += dollars
         summary.levels.append({"level": level, "groups": len(groups), "calls": len(calls)})
         items = next_items
     return items[0].text, summary

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import time
 from collections.abc import Callable
@@ -11,11 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rlm_cli.backends import USAGE_FIELDS, Backend, CallError, Request
-from rlm_cli.chunking import split_text
+from rlm_cli.backends import USAGE_FIELDS, Backend, CallError, Request, Response
+from rlm_cli.chunking import estimate_tokens, split_text
 from rlm_cli.errors import RlmError
+from rlm_cli.ledger import BudgetExceeded, Ledger
 from rlm_cli.pricing import cost
-from rlm_cli.trace import append_trace
+from rlm_cli.tree import Tree
 from rlm_cli.workspace import atomic_write, read_json, sha256, write_json
 
 DEFAULT_CONCURRENCY = 8
@@ -48,7 +48,7 @@ class Outcome:
     """What happened to one job."""
 
     job: Job
-    status: str  # "ok", "cached" or "failed"
+    status: str  # "ok", "cached", "failed", or "budget" (not answered: a budget was reached)
     text: str | None
     record: dict[str, Any]
 
@@ -100,20 +100,26 @@ class _Failed(Exception):
 
 
 class Runner:
-    """Drives jobs through a backend with bounded concurrency; writes every outcome to disk."""
+    """Drives jobs through a backend with bounded concurrency; writes every outcome to disk.
+
+    Every model call is booked in the ledger first, so the tree's budgets hold; once a
+    budget stops a call, no new job starts (`stopped` says why) and finished work is kept.
+    """
 
     def __init__(
         self,
         backend: Backend,
         settings: Settings,
-        trace_path: Path | None = None,
+        ledger: Ledger | None = None,
         on_done: Callable[[Outcome], None] | None = None,
+        tree: Tree | None = None,
     ) -> None:
         self.backend = backend
         self.settings = settings
-        self.trace_path = trace_path
+        self.ledger = ledger or Ledger(None)
         self.on_done = on_done or (lambda outcome: None)
-        self.depth = int(os.environ.get("RLM_DEPTH", "0") or 0)
+        self.tree = tree or Tree()
+        self.stopped: str | None = None
 
     async def run(self, jobs: list[Job]) -> list[Outcome]:
         """Run jobs with at most `concurrency` calls in flight; a fatal error stops them all."""
@@ -122,6 +128,8 @@ class Runner:
 
         async def worker() -> None:
             for job in pending:
+                if self.stopped:
+                    return
                 outcome = await self._run_job(job)
                 outcomes.append(outcome)
                 self.on_done(outcome)
@@ -141,13 +149,13 @@ class Runner:
         """Answer one job and record the result or the failure, atomically."""
         started = time.time()
         usage = dict.fromkeys(USAGE_FIELDS, 0)
-        stats = {"attempts": 0, "calls": 0, "parts": 0, "cost": 0.0, "stop_reasons": set()}
+        stats: dict[str, Any] = {"attempts": 0, "calls": [], "parts": 0, "cost": 0.0, "stop": set()}
         record: dict[str, Any] = {
             "id": job.id,
             "kind": job.kind,
             "key": job.key,
             "model": self.settings.model,
-            "depth": self.depth,
+            "depth": self.tree.depth,
             **job.meta,
         }
         try:
@@ -155,14 +163,18 @@ class Runner:
             status, error = "ok", None
         except _Failed as e:
             text, status, error = None, "failed", str(e)
-        stop = sorted(stats["stop_reasons"])
+        except BudgetExceeded as e:
+            text, status, error = None, "budget", f"not answered: {e}"
+            self.stopped = str(e)
+        stop = sorted(stats["stop"])
         record.update(
             status=status,
             error=error,
             usage=usage,
             cost_usd=round(stats["cost"], 6),
             attempts=stats["attempts"],
-            calls=stats["calls"],
+            calls=len(stats["calls"]),
+            call_ids=stats["calls"],
             parts=stats["parts"],
             stop_reason=",".join(stop),
             truncated="max_tokens" in stop,
@@ -182,57 +194,108 @@ class Runner:
         self, job: Job, material: str, usage: dict[str, int], stats: dict[str, Any], depth: int
     ) -> str:
         """Answer material; when the model rejects it as too long, split it and answer both halves."""
+        s = self.settings
+        request = Request(job.system, job.render(material), s.model, s.max_tokens)
         try:
-            text, stop = await self._call(job, material, usage, stats)
-            stats["parts"] += 1
-            stats["stop_reasons"].add(stop)
-            return text
+            response = await self.call(request, job.id, job.kind, stats)
         except CallError as e:
             if e.kind != "overflow":
                 raise _Failed(str(e)) from None
             halves = split_text(material) if depth < MAX_SPLIT_DEPTH else None
             if halves is None:
                 raise _Failed(f"input too long for the model even after splitting: {e}") from None
+        else:
+            for f in USAGE_FIELDS:
+                usage[f] += response.usage.get(f, 0)
+            stats["parts"] += 1
+            stats["stop"].add(response.stop_reason)
+            return response.text
         first = await self._answer(job, halves[0], usage, stats, depth + 1)
         second = await self._answer(job, halves[1], usage, stats, depth + 1)
         return first.rstrip() + "\n\n" + second.lstrip()
 
-    async def _call(
-        self, job: Job, material: str, usage: dict[str, int], stats: dict[str, Any]
-    ) -> tuple[str, str]:
-        """One logical call with retries and backoff, all within the per-call deadline."""
+    async def call(
+        self, request: Request, job_id: str, kind: str, stats: dict[str, Any] | None = None
+    ) -> Response:
+        """One logical call: booked in the ledger, retried with backoff within the deadline.
+
+        Raises BudgetExceeded before calling when a budget could be crossed, CallError when
+        the call failed for good, and RlmError for a fatal error (bad key, unknown model).
+        """
         s = self.settings
-        request = Request(job.system, job.render(material), s.model, s.max_tokens)
-        started = time.time()
+        stats = stats if stats is not None else {"attempts": 0, "calls": [], "cost": 0.0}
+        est_in = estimate_tokens(request.system) + estimate_tokens(request.user)
+        if request.messages:
+            est_in += sum(estimate_tokens(str(m.get("content"))) for m in request.messages)
+        est_cost = cost(s.model, {"input_tokens": est_in, "output_tokens": request.max_tokens})
+        if est_cost is None and self.ledger.budget.max_cost is not None:
+            raise RlmError(
+                f"--max-cost needs a known price, and model {s.model} is not in the price table "
+                "(rlm_cli/pricing.py): choose a listed model or use --max-tokens instead"
+            )
+        call = self.ledger.start(
+            est_in + request.max_tokens,
+            est_cost or 0.0,
+            id=job_id,
+            kind=kind,
+            depth=self.tree.depth,
+            parent=self.tree.parent,
+            model=s.model,
+        )
+        stats["calls"].append(call)
+        request.child_env = self.tree.child_env(
+            call, self.ledger.path, self.ledger.run, self.ledger.budget
+        )
+        started, attempts = time.time(), [0]
+        end: dict[str, Any] = {"status": "cancelled", "usage": {}, "cost_usd": 0.0, "error": None}
+        try:
+            response = await self._attempts(request, attempts)
+            dollars = response.cost_usd
+            if dollars is None:
+                dollars = cost(s.model, response.usage) or 0.0
+            stats["cost"] += dollars
+            end.update(status="ok", usage=response.usage, cost_usd=round(dollars, 6))
+            return response
+        except CallError as e:
+            end.update(status="failed", error=str(e))
+            raise
+        except RlmError as e:
+            end.update(status="fatal", error=e.message)
+            raise
+        finally:
+            stats["attempts"] += attempts[0]
+            self.ledger.end(
+                call,
+                id=job_id,
+                depth=self.tree.depth,
+                model=s.model,
+                attempts=attempts[0],
+                start=round(started, 3),
+                duration_s=round(time.time() - started, 3),
+                **end,
+            )
+
+    async def _attempts(self, request: Request, attempts: list[int]) -> Response:
+        """Attempts of one call until one succeeds, retrying what can be retried."""
+        s = self.settings
         deadline = time.monotonic() + s.call_timeout
-        attempt = 0
-        stats["calls"] += 1
         while True:
-            attempt += 1
-            stats["attempts"] += 1
+            attempts[0] += 1
+            attempt = attempts[0]
             remaining = deadline - time.monotonic()
             try:
                 if remaining <= 0:
                     raise CallError("failed", f"deadline of {s.call_timeout:g}s passed")
-                response = await asyncio.wait_for(self.backend.call(request, remaining), remaining)
+                return await asyncio.wait_for(self.backend.call(request, remaining), remaining)
             except TimeoutError:
                 error = CallError("retryable", f"no answer within the {s.call_timeout:g}s deadline")
             except CallError as e:
                 error = e
-            else:
-                for f in USAGE_FIELDS:
-                    usage[f] += response.usage.get(f, 0)
-                dollars = cost(s.model, response.usage) or 0.0
-                stats["cost"] += dollars
-                self._trace(job, started, attempt, "ok", response.usage, None, dollars)
-                return response.text, response.stop_reason
             if error.kind == "fatal":
-                self._trace(job, started, attempt, "fatal", {}, str(error))
                 raise RlmError(str(error))
             delay = error.retry_after if error.retry_after is not None else self._backoff(attempt)
             out_of_time = time.monotonic() + delay >= deadline
             if error.kind != "retryable" or attempt >= s.max_attempts or out_of_time:
-                self._trace(job, started, attempt, "failed", {}, str(error))
                 if error.kind == "retryable":
                     why = "deadline" if out_of_time else "attempts"
                     raise CallError("failed", f"{error} (gave up after {attempt} attempts: {why})")
@@ -243,34 +306,4 @@ class Runner:
         """Exponential backoff with jitter, capped."""
         return min(self.settings.backoff_base * 2 ** (attempt - 1), MAX_BACKOFF) * random.uniform(
             0.5, 1.0
-        )
-
-    def _trace(
-        self,
-        job: Job,
-        started: float,
-        attempts: int,
-        status: str,
-        usage: dict[str, int],
-        error: str | None,
-        dollars: float = 0.0,
-    ) -> None:
-        if self.trace_path is None:
-            return
-        append_trace(
-            self.trace_path,
-            {
-                "id": job.id,
-                "kind": job.kind,
-                "parent": os.environ.get("RLM_PARENT") or None,
-                "depth": self.depth,
-                "model": self.settings.model,
-                "start": round(started, 3),
-                "end": round(time.time(), 3),
-                "attempts": attempts,
-                "status": status,
-                "usage": usage,
-                "cost_usd": round(dollars, 6),
-                "error": error,
-            },
         )

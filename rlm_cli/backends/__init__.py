@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rlm_cli.errors import RlmError
+
+if TYPE_CHECKING:
+    from rlm_cli.tree import Tree
 
 USAGE_FIELDS = (
     "input_tokens",
@@ -18,22 +21,35 @@ USAGE_FIELDS = (
 
 @dataclass
 class Request:
-    """One model call: fixed instructions (cacheable), the per-call message, and limits."""
+    """One model call: fixed instructions (cacheable), the per-call message, and limits.
+
+    A tool-using loop passes the whole conversation as messages (the user text is then
+    unused) and its tool definitions; a plain call has neither.
+    """
 
     system: str
     user: str
     model: str
     max_tokens: int
+    messages: list[dict[str, Any]] | None = None
+    tools: list[dict[str, Any]] | None = None
+    child_env: dict[str, str] | None = None  # for backends that start a process per call
 
 
 @dataclass
 class Response:
-    """A successful answer with its usage figures."""
+    """A successful answer with its usage figures.
+
+    content holds the raw content blocks (text and tool_use) for tool-using loops; cost_usd
+    is set by backends that report their own cost (Claude Code), else the price table is used.
+    """
 
     text: str
     stop_reason: str
     usage: dict[str, int] = field(default_factory=dict)
     request_id: str | None = None
+    content: list[dict[str, Any]] = field(default_factory=list)
+    cost_usd: float | None = None
 
 
 class CallError(Exception):
@@ -69,10 +85,14 @@ def check_credentials() -> None:
         )
 
 
-def make_backend(name: str) -> Backend:
-    """Build the named backend; its SDK is imported only here, when a call is needed."""
+def make_backend(name: str, tree: Tree) -> Backend:
+    """Build the named backend; its SDK or program is loaded only here, when a call is needed."""
     if name == "anthropic":
         from rlm_cli.backends.anthropic_api import AnthropicBackend
 
         return AnthropicBackend()
-    raise ValueError(f"unknown backend: {name}")
+    if name == "claude-code":
+        from rlm_cli.backends.claude_code import ClaudeCodeBackend
+
+        return ClaudeCodeBackend(tree)
+    raise RlmError(f"unknown backend {name!r}: choose anthropic or claude-code")

@@ -1,0 +1,238 @@
+"""The call ledger: every model call of a recursion tree, in one file, and the budgets over it.
+
+Every process of a tree appends to the root workspace's trace.jsonl: a "start" event before a
+call (with an upper estimate of what it may spend) and an "end" event after it (with what it
+did spend). Appends happen under an exclusive lock, and the budget check reads everything
+written since this process last looked, so limits hold across concurrent children. A start
+with no end counts at its estimate while its process lives; a killed process's calls stop
+counting, so a crash never blocks a budget for good. Budgets count one run of the tree:
+events carry the root's run id, and a rerun in the same workspace starts afresh.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class BudgetExceeded(Exception):
+    """Starting this call could cross a budget of the tree."""
+
+
+@dataclass
+class Budget:
+    """Limits over the whole recursion tree; None means no limit."""
+
+    max_calls: int | None = None
+    max_tokens: int | None = None
+    max_cost: float | None = None
+
+    def env(self) -> dict[str, str]:
+        """The same limits as environment variables, for child processes."""
+        values = {
+            "RLM_MAX_CALLS": self.max_calls,
+            "RLM_MAX_TOKENS": self.max_tokens,
+            "RLM_MAX_COST": self.max_cost,
+        }
+        return {k: str(v) for k, v in values.items() if v is not None}
+
+
+@dataclass
+class Totals:
+    """What the tree has spent, with breakdowns by depth and by model."""
+
+    calls: int = 0
+    tokens: int = 0
+    cost: float = 0.0
+    failed: int = 0
+    by_depth: dict[int, dict[str, float]] = field(default_factory=dict)
+    by_model: dict[str, dict[str, float]] = field(default_factory=dict)
+    open: dict[str, dict[str, Any]] = field(default_factory=dict)  # started, not yet ended
+
+    def apply(self, event: dict[str, Any]) -> None:
+        """Fold one ledger event into the totals."""
+        if event.get("ev") == "start":
+            self.calls += 1
+            self.open[event["call"]] = event
+            for group in self._groups(event):
+                group["calls"] += 1
+        elif event.get("ev") == "end":
+            self.open.pop(event["call"], None)
+            tokens = sum((event.get("usage") or {}).values())
+            cost = event.get("cost_usd") or 0.0
+            self.tokens += tokens
+            self.cost += cost
+            self.failed += event.get("status") != "ok"
+            for group in self._groups(event):
+                group["tokens"] += tokens
+                group["cost"] += cost
+
+    def _groups(self, event: dict[str, Any]) -> list[dict[str, float]]:
+        zero = {"calls": 0, "tokens": 0, "cost": 0.0}
+        depth = self.by_depth.setdefault(int(event.get("depth", 0)), dict(zero))
+        model = self.by_model.setdefault(str(event.get("model", "?")), dict(zero))
+        return [depth, model]
+
+    def in_flight(self, own_pid: int) -> tuple[int, float]:
+        """Estimated tokens and dollars of calls still running in live processes."""
+        tokens, cost = 0, 0.0
+        for event in self.open.values():
+            if event.get("pid") == own_pid or _alive(event.get("pid")):
+                tokens += event.get("est_tokens", 0)
+                cost += event.get("est_cost", 0.0)
+        return tokens, cost
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_events(path: Path) -> Iterator[dict[str, Any]]:
+    """Every complete event in a ledger file; a torn last line (from a kill) is skipped."""
+    try:
+        f = path.open("rb")
+    except OSError:
+        return
+    with f:
+        for line in f:
+            try:
+                yield json.loads(line)
+            except ValueError:
+                continue
+
+
+def totals_of(path: Path) -> Totals:
+    """What the calls logged in this file spent."""
+    totals = Totals()
+    for event in read_events(path):
+        totals.apply(event)
+    return totals
+
+
+class Ledger:
+    """One process's handle on the tree's ledger (or an in-memory one when there is no file)."""
+
+    def __init__(
+        self, path: Path | None, budget: Budget | None = None, run: str | None = None
+    ) -> None:
+        """run is the root's run id for a child; a root starts a new run past earlier events."""
+        self.path = path
+        self.budget = budget or Budget()
+        self.totals = Totals()
+        self.pid = os.getpid()
+        self.run = run or uuid.uuid4().hex[:12]
+        self._offset = 0
+        if run is None and path is not None:
+            with contextlib.suppress(OSError):
+                self._offset = path.stat().st_size  # earlier runs do not count against budgets
+
+    def start(self, est_tokens: int, est_cost: float, **fields: Any) -> str:
+        """Record a call about to start; raises BudgetExceeded when it could cross a limit."""
+        call = uuid.uuid4().hex[:12]
+        event = {
+            "ev": "start",
+            "call": call,
+            "run": self.run,
+            "pid": self.pid,
+            "t": round(time.time(), 3),
+            "est_tokens": est_tokens,
+            "est_cost": round(est_cost, 6),
+            **fields,
+        }
+        with self._locked() as f:
+            self._catch_up(f)
+            self._check(est_tokens, est_cost)
+            self._append(f, event)
+        return call
+
+    def end(self, call: str, **fields: Any) -> None:
+        """Record what a started call spent and how it ended."""
+        event = {
+            "ev": "end",
+            "call": call,
+            "run": self.run,
+            "pid": self.pid,
+            "t": round(time.time(), 3),
+            **fields,
+        }
+        with self._locked() as f:
+            self._catch_up(f)
+            self._append(f, event)
+
+    def _check(self, est_tokens: int, est_cost: float) -> None:
+        b, t = self.budget, self.totals
+        if b.max_calls is not None and t.calls + 1 > b.max_calls:
+            raise BudgetExceeded(f"the call budget of {b.max_calls} is spent")
+        if b.max_tokens is None and b.max_cost is None:
+            return
+        flying_tokens, flying_cost = t.in_flight(self.pid)
+        if b.max_tokens is not None and t.tokens + flying_tokens + est_tokens > b.max_tokens:
+            raise BudgetExceeded(
+                f"the token budget of {b.max_tokens:,} would be crossed "
+                f"({t.tokens:,} spent, {flying_tokens:,} in flight, this call up to {est_tokens:,})"
+            )
+        if b.max_cost is not None and t.cost + flying_cost + est_cost > b.max_cost:
+            raise BudgetExceeded(
+                f"the cost budget of ${b.max_cost:g} would be crossed "
+                f"(${t.cost:.4f} spent, ${flying_cost:.4f} in flight, this call up to ${est_cost:.4f})"
+            )
+
+    @contextmanager
+    def _locked(self) -> Iterator[Any]:
+        if self.path is None:
+            yield None
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a+b") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield f
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    def _catch_up(self, f: Any) -> None:
+        """Fold in every event appended since this process last read the file."""
+        if f is None:
+            return
+        f.seek(self._offset)
+        for line in f:
+            if not line.endswith(b"\n"):
+                break  # a torn line from a killed writer: the next full line follows it
+            self._offset += len(line)
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if event.get("run") == self.run:
+                self.totals.apply(event)
+
+    def _append(self, f: Any, event: dict[str, Any]) -> None:
+        line = json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n"
+        if f is None:
+            self.totals.apply(event)
+            return
+        end = f.seek(0, os.SEEK_END)
+        if end:
+            f.seek(end - 1)
+            if f.read(1) != b"\n":
+                f.write(b"\n")  # end a line torn by a killed writer, so ours stays whole
+        f.write(line.encode("utf-8"))
+        f.flush()
+        self._catch_up(f)

@@ -1,0 +1,80 @@
+"""What a workspace holds and what its recursion tree has spent, during a run or after it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from rlm_cli.errors import RlmError
+from rlm_cli.ledger import Totals, totals_of
+from rlm_cli.workspace import Workspace, read_json
+
+
+def gather(ws: Workspace) -> dict[str, Any]:
+    """Chunks and their results, and calls, tokens and dollars by depth and by model."""
+    manifest = read_json(ws.manifest_path)
+    if manifest is None and not ws.trace_path.exists():
+        raise RlmError(f"{ws.root} is not an rlm-sub workspace (no manifest.json or trace.jsonl)")
+    statuses: Counter[str] = Counter()
+    for path in ws.results_dir.glob("*.json"):
+        record = read_json(path)
+        statuses[record.get("status", "unknown") if record else "unreadable"] += 1
+    chunks = len(manifest["chunks"]) if manifest else 0
+    totals = totals_of(ws.trace_path)
+    return {
+        "workspace": str(ws.root),
+        "chunks": chunks,
+        "results": dict(statuses),
+        "missing": max(0, chunks - sum(statuses.values())),
+        "final": ws.final_path.exists(),
+        "calls": _spend(totals),
+    }
+
+
+def _spend(t: Totals) -> dict[str, Any]:
+    def rows(groups: dict[Any, dict[str, float]]) -> list[dict[str, Any]]:
+        return [
+            {
+                "key": k,
+                "calls": int(v["calls"]),
+                "tokens": int(v["tokens"]),
+                "cost_usd": round(v["cost"], 6),
+            }
+            for k, v in sorted(groups.items())
+        ]
+
+    return {
+        "total": t.calls,
+        "in_flight": len(t.open),
+        "failed": t.failed,
+        "tokens": t.tokens,
+        "cost_usd": round(t.cost, 6),
+        "by_depth": rows(t.by_depth),
+        "by_model": rows(t.by_model),
+    }
+
+
+def render(status: dict[str, Any]) -> str:
+    """The status as a few lines and two small tables of plain text."""
+    results = status["results"]
+    calls = status["calls"]
+    lines = [
+        f"workspace  {status['workspace']}",
+        f"chunks     {status['chunks']}: {results.get('ok', 0)} answered, "
+        f"{results.get('failed', 0)} failed, {results.get('budget', 0)} stopped by a budget, "
+        f"{status['missing']} not yet called",
+        f"final.md   {'written' if status['final'] else 'not yet'}",
+        f"calls      {calls['total']} ({calls['in_flight']} in flight, {calls['failed']} failed), "
+        f"{calls['tokens']:,} tokens, ${calls['cost_usd']:.4f}",
+    ]
+    for title, key in (("depth", "by_depth"), ("model", "by_model")):
+        if not calls[key]:
+            continue
+        width = max(len(title), *(len(str(r["key"])) for r in calls[key]))
+        lines.append("")
+        lines.append(f"{title:<{width}}  {'calls':>7}  {'tokens':>12}  {'dollars':>10}")
+        for r in calls[key]:
+            lines.append(
+                f"{r['key']!s:<{width}}  {r['calls']:>7}  {r['tokens']:>12,}  {r['cost_usd']:>10.4f}"
+            )
+    return "\n".join(lines)
