@@ -18,6 +18,12 @@ the same process use `FakeAPI` directly; bats tests run this file as a program.
 
 Endpoints: POST /v1/messages (JSON or SSE), POST /v1/messages/count_tokens, and for tests
 GET /_fake/stats and GET /_fake/requests.
+
+To play the model for an agent (Claude Code), a test sets `FakeAPI.responder`: it gets each
+parsed Messages request and returns the content blocks to answer with (text and tool_use
+blocks; a tool_use ends the turn with stop_reason "tool_use"), or None for the rules above.
+Messages requests are recorded with their full body, and every HTTP request's method and path
+in `FakeAPI.routes`, so a test can show what an agent asked for.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -57,6 +64,10 @@ ERROR_TYPES = {
 def count_tokens(text: str) -> int:
     """The fake's own token count: what its window and its usage figures are measured in."""
     return len(TOKEN_RE.findall(text))
+
+
+Blocks = list[dict[str, Any]]
+Responder = Callable[[dict[str, Any]], Blocks | None]
 
 
 def flatten(content: Any) -> str:
@@ -133,10 +144,12 @@ class FakeAPI:
         self.random = random.Random(self.config.seed)
         self.lock = threading.Lock()
         self.requests: list[dict[str, Any]] = []
+        self.routes: list[str] = []  # "METHOD /path" of every HTTP request, any endpoint
         self.stats = {"requests": 0, "answered": 0, "errors": 0, "in_flight": 0}
         self.max_in_flight = 0
         self.released = threading.Event()
         self.cached_prefixes: set[str] = set()
+        self.responder: Responder | None = None  # scripts the model's answers; see the docstring
         handler = type("Handler", (_Handler,), {"api": self})
         self.server = ThreadingHTTPServer((host, port), handler)
         self.server.daemon_threads = True
@@ -214,6 +227,7 @@ class _Handler(BaseHTTPRequestHandler):
     # -- routes ------------------------------------------------------------------------------
 
     def do_GET(self) -> None:
+        self.api.routes.append(f"GET {self.path}")
         if self.path == "/_fake/stats":
             self._send_json(200, self.api.snapshot())
         elif self.path == "/_fake/requests":
@@ -222,6 +236,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404, f"no route {self.path}")
 
     def do_POST(self) -> None:
+        self.api.routes.append(f"POST {self.path}")
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length)
         path = self.path.split("?")[0]
@@ -261,6 +276,7 @@ class _Handler(BaseHTTPRequestHandler):
             "cache_control": _has_cache_control(body.get("system")),
             "start": time.time(),
             "status": None,
+            "body": body,
         }
         with api.lock:
             api.stats["requests"] += 1
@@ -299,22 +315,31 @@ class _Handler(BaseHTTPRequestHandler):
         if tokens > cfg.context_window:
             self._error(400, f"prompt is too long: {tokens} tokens > {cfg.context_window} maximum")
             return 400
-        text = answer(system, user)
-        out = count_tokens(text)
-        stop = "end_turn"
-        if out > body["max_tokens"]:
-            text, out, stop = (
-                " ".join(text.split()[: body["max_tokens"]]),
-                body["max_tokens"],
-                "max_tokens",
+        content = api.responder(body) if api.responder else None
+        if content is None:
+            text = answer(system, user)
+            out = count_tokens(text)
+            stop = "end_turn"
+            if out > body["max_tokens"]:
+                text, out, stop = (
+                    " ".join(text.split()[: body["max_tokens"]]),
+                    body["max_tokens"],
+                    "max_tokens",
+                )
+            content = [{"type": "text", "text": text}]
+        else:
+            out = sum(
+                count_tokens(b["text"] if b["type"] == "text" else json.dumps(b["input"]))
+                for b in content
             )
+            stop = "tool_use" if any(b["type"] == "tool_use" for b in content) else "end_turn"
         usage = _usage(api, body, system, tokens, out)
         message = {
             "id": f"msg_fake_{uuid.uuid4().hex[:20]}",
             "type": "message",
             "role": "assistant",
             "model": body["model"],
-            "content": [{"type": "text", "text": text}],
+            "content": content,
             "stop_reason": stop,
             "stop_sequence": None,
             "usage": usage,
@@ -354,21 +379,26 @@ class _Handler(BaseHTTPRequestHandler):
             event("error", {"type": "error", "error": error})
             self.wfile.write(b"0\r\n\r\n")
             return
-        event(
-            "content_block_start",
-            {
-                "type": "content_block_start",
-                "index": 0,
-                "content_block": {"type": "text", "text": ""},
-            },
-        )
-        text = message["content"][0]["text"]
-        for i in range(0, len(text), 40):
-            delta = {"type": "text_delta", "text": text[i : i + 40]}
+        for index, block in enumerate(message["content"]):
+            if block["type"] == "tool_use":  # its input streams as pieces of its JSON text
+                first = {**block, "input": {}}
+                deltas = [
+                    {"type": "input_json_delta", "partial_json": piece}
+                    for piece in _pieces(json.dumps(block["input"]))
+                ]
+            else:
+                first = {**block, "text": ""}
+                deltas = [{"type": "text_delta", "text": piece} for piece in _pieces(block["text"])]
             event(
-                "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
+                "content_block_start",
+                {"type": "content_block_start", "index": index, "content_block": first},
             )
-        event("content_block_stop", {"type": "content_block_stop", "index": 0})
+            for delta in deltas:
+                event(
+                    "content_block_delta",
+                    {"type": "content_block_delta", "index": index, "delta": delta},
+                )
+            event("content_block_stop", {"type": "content_block_stop", "index": index})
         event(
             "message_delta",
             {
@@ -379,6 +409,11 @@ class _Handler(BaseHTTPRequestHandler):
         )
         event("message_stop", {"type": "message_stop"})
         self.wfile.write(b"0\r\n\r\n")
+
+
+def _pieces(text: str, size: int = 40) -> list[str]:
+    """Text cut into the small pieces a stream delivers it in."""
+    return [text[i : i + size] for i in range(0, len(text), size)]
 
 
 def _invalid(body: Any, counting: bool) -> tuple[int, str] | None:
