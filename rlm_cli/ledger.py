@@ -28,6 +28,10 @@ class BudgetExceeded(Exception):
     """Starting this call could cross a budget of the tree."""
 
 
+class BudgetBusy(Exception):
+    """This call fits what is left only if calls now in flight spend less than their estimate."""
+
+
 @dataclass
 class Budget:
     """Limits over the whole recursion tree; None means no limit."""
@@ -182,17 +186,21 @@ class Ledger:
             raise BudgetExceeded(f"the call budget of {b.max_calls} is spent")
         if b.max_tokens is None and b.max_cost is None:
             return
-        flying_tokens, flying_cost = t.in_flight(self.pid)
-        if b.max_tokens is not None and t.tokens + flying_tokens + est_tokens > b.max_tokens:
+        if b.max_tokens is not None and t.tokens + est_tokens > b.max_tokens:
             raise BudgetExceeded(
                 f"the token budget of {b.max_tokens:,} would be crossed "
-                f"({t.tokens:,} spent, {flying_tokens:,} in flight, this call up to {est_tokens:,})"
+                f"({t.tokens:,} spent, the next call may use up to {est_tokens:,})"
             )
-        if b.max_cost is not None and t.cost + flying_cost + est_cost > b.max_cost:
+        if b.max_cost is not None and t.cost + est_cost > b.max_cost:
             raise BudgetExceeded(
                 f"the cost budget of ${b.max_cost:g} would be crossed "
-                f"(${t.cost:.4f} spent, ${flying_cost:.4f} in flight, this call up to ${est_cost:.4f})"
+                f"(${t.cost:.4f} spent, the next call may cost up to ${est_cost:.4f})"
             )
+        flying_tokens, flying_cost = t.in_flight(self.pid)
+        if (b.max_tokens is not None and t.tokens + flying_tokens + est_tokens > b.max_tokens) or (
+            b.max_cost is not None and t.cost + flying_cost + est_cost > b.max_cost
+        ):
+            raise BudgetBusy()
 
     @contextmanager
     def _locked(self) -> Iterator[Any]:

@@ -13,7 +13,7 @@ from typing import Any
 from rlm_cli.backends import USAGE_FIELDS, Backend, CallError, Request, Response
 from rlm_cli.chunking import estimate_tokens, split_text
 from rlm_cli.errors import RlmError
-from rlm_cli.ledger import BudgetExceeded, Ledger
+from rlm_cli.ledger import BudgetBusy, BudgetExceeded, Ledger
 from rlm_cli.pricing import cost
 from rlm_cli.tree import Tree
 from rlm_cli.workspace import atomic_write, read_json, sha256, write_json
@@ -23,6 +23,7 @@ DEFAULT_MAX_ATTEMPTS = 6
 DEFAULT_CALL_TIMEOUT = 600.0
 MAX_BACKOFF = 30.0
 MAX_SPLIT_DEPTH = 8
+BUDGET_POLL = 0.1  # seconds between looks at the ledger while in-flight calls hold the budget
 
 
 @dataclass
@@ -233,15 +234,20 @@ class Runner:
                 f"--max-cost needs a known price, and model {s.model} is not in the price table "
                 "(rlm_cli/pricing.py): choose a listed model or use --max-tokens instead"
             )
-        call = self.ledger.start(
-            est_in + request.max_tokens,
-            est_cost or 0.0,
-            id=job_id,
-            kind=kind,
-            depth=self.tree.depth,
-            parent=self.tree.parent,
-            model=s.model,
-        )
+        while True:
+            try:
+                call = self.ledger.start(
+                    est_in + request.max_tokens,
+                    est_cost or 0.0,
+                    id=job_id,
+                    kind=kind,
+                    depth=self.tree.depth,
+                    parent=self.tree.parent,
+                    model=s.model,
+                )
+                break
+            except BudgetBusy:  # wait for calls in flight to settle what they really spent
+                await asyncio.sleep(BUDGET_POLL)
         stats["calls"].append(call)
         request.child_env = self.tree.child_env(
             call, self.ledger.path, self.ledger.run, self.ledger.budget
