@@ -15,15 +15,16 @@ import click
 
 from rlm_cli import __version__
 from rlm_cli.errors import EXIT_BUDGET, EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_PARTIAL, RlmError
-
-DEFAULT_MODEL = "claude-haiku-5-5"
-
-ENV_HELP = """\
-Environment:
-  ANTHROPIC_API_KEY   API key (required for commands that call the model)
-  ANTHROPIC_BASE_URL  API endpoint (default: Anthropic's)
-  RLM_MODEL, RLM_CONCURRENCY, RLM_CHUNK_TOKENS, RLM_MAX_OUTPUT, RLM_RETRIES,
-  RLM_TIMEOUT, RLM_RETRY_DELAY  defaults for the options of the same names"""
+from rlm_cli.options import (
+    ENV_HELP,
+    agent_options,
+    chunk_options,
+    make_settings,
+    model_options,
+    output_option,
+    reduce_options,
+    workspace_option,
+)
 
 
 def read_prompt(prompt: str) -> str:
@@ -38,162 +39,21 @@ def read_prompt(prompt: str) -> str:
     return prompt.strip()
 
 
-def chunk_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Options that decide how inputs are staged."""
-    options = [
-        click.option(
-            "--chunk-tokens",
-            type=click.IntRange(min=1),
-            default=20_000,
-            show_default=True,
-            envvar="RLM_CHUNK_TOKENS",
-            help="Token budget of one chunk (estimated).",
-        ),
-        click.option(
-            "--include",
-            multiple=True,
-            metavar="GLOB",
-            help="Only read files matching GLOB (gitignore syntax; repeatable).",
-        ),
-        click.option(
-            "--exclude",
-            multiple=True,
-            metavar="GLOB",
-            help="Skip files and directories matching GLOB (repeatable).",
-        ),
-        click.option("--no-gitignore", is_flag=True, help="Read files that .gitignore excludes."),
-        click.option(
-            "--per-file",
-            is_flag=True,
-            help="Start every file in a chunk of its own (e.g. one review per file).",
-        ),
-        click.option(
-            "--max-file-bytes",
-            type=click.IntRange(min=1),
-            default=10 * 1024 * 1024,
-            show_default=True,
-            help="Skip (and record) files larger than this.",
-        ),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
+def default_workspace(task: str, paths: tuple[str, ...]) -> Path:
+    """.rlm/<task-name>-<hash of task and inputs>: the same command resumes in the same place."""
+    from rlm_cli.workspace import slugify
+
+    digest = hashlib.sha256("\0".join([task, *map(os.path.abspath, paths)]).encode()).hexdigest()
+    return Path(".rlm") / f"{slugify(task)}-{digest[:8]}"
 
 
-def model_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Options that decide how the model is called."""
-    options = [
-        click.option(
-            "--model",
-            "-m",
-            envvar="RLM_MODEL",
-            help=f"Model for sub-calls [default: {DEFAULT_MODEL}; haiku with --backend claude-code].",
-        ),
-        click.option(
-            "--backend",
-            type=click.Choice(["anthropic", "claude-code"]),
-            default="anthropic",
-            show_default=True,
-            envvar="RLM_BACKEND",
-            help="How sub-agents run: the Messages API, or headless Claude Code (`claude -p`).",
-        ),
-        click.option(
-            "--max-output",
-            type=click.IntRange(min=1),
-            default=4096,
-            show_default=True,
-            envvar="RLM_MAX_OUTPUT",
-            help="max_tokens of each answer.",
-        ),
-        click.option(
-            "--concurrency",
-            "-j",
-            type=click.IntRange(min=1, max=1000),
-            default=8,
-            show_default=True,
-            envvar="RLM_CONCURRENCY",
-            help="Calls in flight at once.",
-        ),
-        click.option(
-            "--retries",
-            type=click.IntRange(min=1),
-            default=6,
-            show_default=True,
-            envvar="RLM_RETRIES",
-            help="Attempts per call (429, 529, 5xx, dropped connections).",
-        ),
-        click.option(
-            "--timeout",
-            type=click.FloatRange(min=0.1),
-            default=600.0,
-            show_default=True,
-            envvar="RLM_TIMEOUT",
-            help="Deadline in seconds per call, retries included.",
-        ),
-        click.option(
-            "--retry-delay",
-            type=click.FloatRange(min=0.0),
-            default=0.5,
-            show_default=True,
-            envvar="RLM_RETRY_DELAY",
-            help="First backoff delay in seconds (doubles each retry).",
-        ),
-        click.option(
-            "--max-calls",
-            type=click.IntRange(min=1),
-            envvar="RLM_MAX_CALLS",
-            help="Stop starting model calls after this many, across the whole recursion tree.",
-        ),
-        click.option(
-            "--max-tokens",
-            type=click.IntRange(min=1),
-            envvar="RLM_MAX_TOKENS",
-            help="Token budget (in + out, cache included) for the whole recursion tree.",
-        ),
-        click.option(
-            "--max-cost",
-            type=click.FloatRange(min=0, min_open=True),
-            envvar="RLM_MAX_COST",
-            help="Dollar budget for the whole recursion tree, at list prices.",
-        ),
-        click.option(
-            "--max-depth",
-            type=click.IntRange(min=0),
-            envvar="RLM_MAX_DEPTH",
-            help="Deepest level of delegation (RLM_DEPTH counts from 0 at the top) [default: 2].",
-        ),
-        click.option("--quiet", "-q", is_flag=True, help="No progress or summaries on stderr."),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
+def write_answer(*paths: Path | None, text: str) -> None:
+    """Write the answer, atomically and newline-terminated, to each path given."""
+    from rlm_cli.workspace import atomic_write
 
-
-def workspace_option(required: bool) -> Callable[..., Any]:
-    return click.option(
-        "--workspace",
-        "-w",
-        "workspace",
-        required=required,
-        metavar="DIR",
-        type=click.Path(file_okay=False, path_type=Path),
-        envvar="RLM_WORKSPACE",
-        help="Workspace directory (manifest, chunks, results, final.md).",
-    )
-
-
-def make_settings(kw: dict[str, Any]):
-    from rlm_cli.runner import Settings
-
-    default = "haiku" if kw["backend"] == "claude-code" else DEFAULT_MODEL
-    return Settings(
-        model=kw["model"] or default,
-        max_tokens=kw["max_output"],
-        concurrency=kw["concurrency"],
-        max_attempts=kw["retries"],
-        call_timeout=kw["timeout"],
-        backoff_base=kw["retry_delay"],
-    )
+    for path in paths:
+        if path is not None:
+            atomic_write(path, text if text.endswith("\n") else text + "\n")
 
 
 def run_async(
@@ -212,6 +72,8 @@ def run_async(
         reporter=Reporter(quiet),
         tree=tree,
         budget=Budget(kw["max_calls"], kw["max_tokens"], kw["max_cost"]),
+        agentic=kw.get("agentic", False),
+        max_turns=kw.get("max_turns", 12),
     )
 
     async def main() -> Any:
@@ -268,7 +130,8 @@ def cli_errors(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @click.group(
-    epilog=EXIT_CODES_HELP + "\n\n" + ENV_HELP, context_settings={"max_content_width": 100}
+    epilog="\b\n" + EXIT_CODES_HELP + "\n\n\b\n" + ENV_HELP,
+    context_settings={"max_content_width": 100},
 )
 @click.version_option(__version__, prog_name="rlm-sub")
 def cli() -> None:
@@ -321,6 +184,7 @@ def chunk(paths: tuple[str, ...], workspace: Path, quiet: bool, **kw: Any) -> No
 @click.argument("prompt")
 @workspace_option(required=True)
 @model_options
+@agent_options
 @cli_errors
 def map_command(prompt: str, workspace: Path, quiet: bool, **kw: Any) -> None:
     """Run PROMPT on every chunk of a workspace, one sub-call per chunk, many at once.
@@ -351,17 +215,7 @@ def map_command(prompt: str, workspace: Path, quiet: bool, **kw: Any) -> None:
 @click.argument("prompt")
 @workspace_option(required=True)
 @model_options
-@click.option(
-    "--reduce-tokens",
-    type=click.IntRange(min=500),
-    default=None,
-    help="Token budget of one synthesis request [default: the chunk budget].",
-)
-@click.option(
-    "--partial",
-    is_flag=True,
-    help="Synthesize even if some chunks have no answer; the answer lists them (exit 3).",
-)
+@reduce_options
 @cli_errors
 def reduce(
     prompt: str, workspace: Path, quiet: bool, reduce_tokens: int | None, partial: bool, **kw: Any
@@ -391,25 +245,11 @@ def reduce(
 @click.argument("prompt")
 @click.argument("paths", nargs=-1, required=True)
 @workspace_option(required=False)
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write the answer to this file.",
-)
+@output_option
 @chunk_options
 @model_options
-@click.option(
-    "--reduce-tokens",
-    type=click.IntRange(min=500),
-    default=None,
-    help="Token budget of one synthesis request [default: the chunk budget].",
-)
-@click.option(
-    "--partial",
-    is_flag=True,
-    help="Synthesize even if some chunks failed; the answer lists them (exit 3).",
-)
+@agent_options
+@reduce_options
 @cli_errors
 def run(
     prompt: str,
@@ -434,14 +274,10 @@ def run(
     """
     from rlm_cli.pipeline import map_step, reduce_step
     from rlm_cli.progress import Reporter
-    from rlm_cli.workspace import Workspace, slugify
+    from rlm_cli.workspace import Workspace
 
     task = read_prompt(prompt)
-    if workspace is None:
-        digest = hashlib.sha256(
-            "\0".join([task, *map(os.path.abspath, paths)]).encode()
-        ).hexdigest()
-        workspace = Path(".rlm") / f"{slugify(task)}-{digest[:8]}"
+    workspace = workspace or default_workspace(task, paths)
     stage_inputs(workspace, paths, kw, Reporter(quiet))
     ws = Workspace(workspace)
 
@@ -462,10 +298,7 @@ def run(
         return await reduce_step(ws, task, ctx, reduce_tokens, partial)
 
     text, code = run_async(kw, quiet, steps)
-    if output:
-        from rlm_cli.workspace import atomic_write
-
-        atomic_write(output, text if text.endswith("\n") else text + "\n")
+    write_answer(output, text=text)
     click.echo(text.rstrip("\n"))
     sys.exit(code)
 
@@ -473,12 +306,7 @@ def run(
 @cli.command()
 @click.argument("prompt")
 @click.argument("paths", nargs=-1)
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write the answer to this file.",
-)
+@output_option
 @click.option(
     "--max-input",
     type=click.IntRange(min=1),
@@ -507,10 +335,68 @@ def query(
 
     task = read_prompt(prompt)
     text = run_async(kw, quiet, lambda ctx: query_step(task, list(paths) or ["-"], ctx, max_input))
-    if output:
-        from rlm_cli.workspace import atomic_write
+    write_answer(output, text=text)
+    click.echo(text.rstrip("\n"))
 
-        atomic_write(output, text if text.endswith("\n") else text + "\n")
+
+@cli.command()
+@click.argument("prompt")
+@click.argument("paths", nargs=-1, required=True)
+@workspace_option(required=False)
+@output_option
+@click.option(
+    "--chunk-tokens",
+    type=click.IntRange(min=200),
+    default=20_000,
+    show_default=True,
+    envvar="RLM_CHUNK_TOKENS",
+    help="Token budget of one chunk when the model maps over files.",
+)
+@model_options
+@agent_options
+@cli_errors
+def solve(
+    prompt: str,
+    paths: tuple[str, ...],
+    workspace: Path | None,
+    output: Path | None,
+    chunk_tokens: int,
+    quiet: bool,
+    **kw: Any,
+) -> None:
+    """An RLM loop: a model explores PATHS with tools and delegates, then answers.
+
+    The model never sees the whole input: it starts from the file list and sizes, and
+    works with tools that run inside rlm-sub, confined to PATHS and the workspace: list,
+    peek at lines, grep, query (one sub-call on chosen files), map (one sub-call per chunk,
+    hundreds at once from one tool call), save and read named results, and final. With
+    --agentic, the sub-agents of query and map are solve loops themselves, one level
+    deeper, until the depth limit. Needs the Messages API (ANTHROPIC_API_KEY).
+
+    \b
+    Examples:
+      rlm-sub solve "Which endpoints skip the auth check? Cite PATH:LINE." src/
+      rlm-sub solve "Why do retries double-charge?" src/ logs/ --agentic -o why.md
+    """
+    from rlm_cli.solve import solve_command
+    from rlm_cli.workspace import Workspace
+
+    task = read_prompt(prompt)
+    if kw["backend"] != "anthropic":
+        raise RlmError(
+            "solve drives a tool-using loop and needs the Messages API (--backend anthropic); "
+            "with Claude Code, use `rlm-sub run --backend claude-code` instead"
+        )
+    workspace = workspace or default_workspace("solve " + task, paths)
+    ws = Workspace(workspace)
+    text = run_async(
+        kw,
+        quiet,
+        lambda ctx: solve_command(
+            task, list(paths), ws, ctx, kw["agentic"], kw["max_turns"], chunk_tokens
+        ),
+    )
+    write_answer(ws.final_path, output, text=text)
     click.echo(text.rstrip("\n"))
 
 

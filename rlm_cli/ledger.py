@@ -180,6 +180,13 @@ class Ledger:
             self._catch_up(f)
             self._append(f, event)
 
+    def note(self, **fields: Any) -> None:
+        """Record something that is not a call (a tool a solve loop ran), for the trace views."""
+        event = {"ev": "note", "run": self.run, "pid": self.pid, "t": round(time.time(), 3)}
+        with self._locked() as f:
+            self._catch_up(f)
+            self._append(f, {**event, **fields})
+
     def _check(self, est_tokens: int, est_cost: float) -> None:
         b, t = self.budget, self.totals
         if b.max_calls is not None and t.calls + 1 > b.max_calls:

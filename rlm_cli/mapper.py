@@ -31,8 +31,14 @@ def sources_label(sources: list[dict[str, Any]], limit: int = 3) -> str:
     return ", ".join(parts)
 
 
-def map_jobs(ws: Workspace, manifest: dict[str, Any], task: str, settings: Settings) -> list[Job]:
-    """One job per chunk; keys come from the manifest's chunk hashes, texts load lazily."""
+def map_jobs(
+    ws: Workspace, manifest: dict[str, Any], task: str, settings: Settings, agentic: bool = False
+) -> list[Job]:
+    """One job per chunk; keys come from the manifest's chunk hashes, texts load lazily.
+
+    An agentic job's answer comes from a solve loop, so it never reuses a plain answer.
+    """
+    kind = "map-agentic" if agentic else "map"
     system = prompts.MAP_SYSTEM.format(task=task)
     jobs = []
     for c in manifest["chunks"]:
@@ -45,18 +51,23 @@ def map_jobs(ws: Workspace, manifest: dict[str, Any], task: str, settings: Setti
                 material=lambda cid=cid: ws.read_chunk(cid),
                 render=lambda text, cid=cid: prompts.MAP_USER.format(id=cid, text=text),
                 slot=ws.results_dir / cid,
-                key=job_key(settings, "map", system, c["hash"]),
+                key=job_key(settings, kind, system, c["hash"]),
                 meta={"chunk_hash": c["hash"], "sources": sources_label(c["sources"])},
             )
         )
     return jobs
 
 
-def record_map(ws: Workspace, task: str, settings: Settings) -> None:
+def record_map(ws: Workspace, task: str, settings: Settings, agentic: bool = False) -> None:
     """Remember which task and model the results belong to, for reduce to check."""
     write_json(
         ws.root / "map.json",
-        {"task": task, "model": settings.model, "max_tokens": settings.max_tokens},
+        {
+            "task": task,
+            "model": settings.model,
+            "max_tokens": settings.max_tokens,
+            "agentic": agentic,
+        },
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,14 +48,24 @@ class Context:
     tree: Tree = field(default_factory=Tree)
     budget: Budget = field(default_factory=Budget)
     ledger: Ledger | None = None
+    slots: asyncio.Semaphore | None = None  # calls in flight, across every runner of the process
+    agentic: bool = False  # map's sub-agents are solve loops one level deeper (rlm_cli/solve.py)
+    max_turns: int = 12
 
-    def runner(self, ws: Workspace | None) -> Runner:
-        """A runner booking its calls in the tree's ledger (the root's, or this workspace's)."""
+    def runner(self, ws: Workspace | None, tree: Tree | None = None) -> Runner:
+        """A runner booking its calls in the tree's ledger (the root's, or this workspace's).
+
+        tree places the runner's calls deeper than this process, for in-process sub-agents.
+        """
         if self.ledger is None:
             self.tree.check_can_call()
             path = self.tree.trace or (ws.trace_path if ws else None)
             self.ledger = Ledger(path, self.budget, self.tree.run)
-        return Runner(self.backend, self.settings, self.ledger, self.reporter.advance, self.tree)
+            self.slots = asyncio.Semaphore(self.settings.concurrency)
+        on_done = self.reporter.advance if tree is None else None
+        return Runner(
+            self.backend, self.settings, self.ledger, on_done, tree or self.tree, self.slots
+        )
 
     def check_credentials(self) -> None:
         """Fail before any call when the backend has no way to authenticate."""
@@ -66,8 +77,14 @@ async def map_step(ws: Workspace, task: str, ctx: Context) -> MapSummary:
     """Call the model for every chunk without a cached answer; report on stderr."""
     reporter, settings = ctx.reporter, ctx.settings
     manifest = ws.load_manifest()
-    jobs = map_jobs(ws, manifest, task, settings)
-    record_map(ws, task, settings)
+    agentic = ctx.agentic and ctx.tree.children_may_delegate
+    jobs = map_jobs(ws, manifest, task, settings, agentic)
+    if agentic:
+        from rlm_cli.solve import Solver
+
+        root = Solver(ctx, ws, ctx.tree, True, ctx.max_turns, manifest["settings"]["chunk_tokens"])
+        root.attach_agents(jobs, ws, task, "map")
+    record_map(ws, task, settings, agentic)
     todo = [j for j in jobs if not cached(j)]
     summary = MapSummary(total=len(jobs), cached=len(jobs) - len(todo))
     if todo:
@@ -110,7 +127,7 @@ def collect_answers(
         raise RlmError(f"no map results in {ws.root}: run `rlm-sub map PROMPT -w {ws.root}` first")
     settings = Settings(model=last["model"], max_tokens=last["max_tokens"])
     items, missing = [], []
-    for job in map_jobs(ws, manifest, last["task"], settings):
+    for job in map_jobs(ws, manifest, last["task"], settings, last.get("agentic", False)):
         outcome = cached(job)
         if outcome:
             items.append(Item(f"{job.id} ({job.meta['sources']})", outcome.text or ""))

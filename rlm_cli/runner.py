@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ class Job:
     slot: Path | None
     key: str
     meta: dict[str, Any] = field(default_factory=dict)
+    solve: Callable[[], Awaitable[str]] | None = None  # an agentic sub-agent instead of one call
 
 
 @dataclass
@@ -114,12 +115,16 @@ class Runner:
         ledger: Ledger | None = None,
         on_done: Callable[[Outcome], None] | None = None,
         tree: Tree | None = None,
+        slots: asyncio.Semaphore | None = None,
     ) -> None:
+        """slots, when shared, bounds the calls in flight across every runner of a process."""
         self.backend = backend
+        self.slots = slots or asyncio.Semaphore(settings.concurrency)
         self.settings = settings
         self.ledger = ledger or Ledger(None)
         self.on_done = on_done or (lambda outcome: None)
         self.tree = tree or Tree()
+        self.parent = self.tree.parent  # the call on whose behalf sub-agents start (see call)
         self.stopped: str | None = None
 
     async def run(self, jobs: list[Job]) -> list[Outcome]:
@@ -156,11 +161,14 @@ class Runner:
             "kind": job.kind,
             "key": job.key,
             "model": self.settings.model,
-            "depth": self.tree.depth,
+            "depth": self.tree.depth + 1,
             **job.meta,
         }
         try:
-            text = await self._answer(job, job.material(), usage, stats, 0)
+            if job.solve is not None:
+                text = await self._solve(job)
+            else:
+                text = await self._answer(job, job.material(), usage, stats, 0)
             status, error = "ok", None
         except _Failed as e:
             text, status, error = None, "failed", str(e)
@@ -191,6 +199,14 @@ class Runner:
             write_json(job.slot.with_suffix(".json"), record)
         return Outcome(job, status, text, record)
 
+    async def _solve(self, job: Job) -> str:
+        """Run an agentic sub-agent; its own calls are booked (and counted) by its loop."""
+        assert job.solve is not None
+        try:
+            return await job.solve()
+        except CallError as e:
+            raise _Failed(str(e)) from None
+
     async def _answer(
         self, job: Job, material: str, usage: dict[str, int], stats: dict[str, Any], depth: int
     ) -> str:
@@ -220,11 +236,17 @@ class Runner:
     ) -> Response:
         """One logical call: booked in the ledger, retried with backoff within the deadline.
 
+        The ledger records the depth of the agent the call serves: a solve loop's own turn
+        runs at this runner's depth, every other call is a sub-agent one level deeper.
+
         Raises BudgetExceeded before calling when a budget could be crossed, CallError when
         the call failed for good, and RlmError for a fatal error (bad key, unknown model).
         """
         s = self.settings
         stats = stats if stats is not None else {"attempts": 0, "calls": [], "cost": 0.0}
+        own_turn = kind == "solve"
+        depth = self.tree.depth if own_turn else self.tree.depth + 1
+        parent = self.tree.parent if own_turn else self.parent
         est_in = estimate_tokens(request.system) + estimate_tokens(request.user)
         if request.messages:
             est_in += sum(estimate_tokens(str(m.get("content"))) for m in request.messages)
@@ -241,8 +263,8 @@ class Runner:
                     est_cost or 0.0,
                     id=job_id,
                     kind=kind,
-                    depth=self.tree.depth,
-                    parent=self.tree.parent,
+                    depth=depth,
+                    parent=parent,
                     model=s.model,
                 )
                 break
@@ -255,7 +277,8 @@ class Runner:
         started, attempts = time.time(), [0]
         end: dict[str, Any] = {"status": "cancelled", "usage": {}, "cost_usd": 0.0, "error": None}
         try:
-            response = await self._attempts(request, attempts)
+            async with self.slots:
+                response = await self._attempts(request, attempts)
             dollars = response.cost_usd
             if dollars is None:
                 dollars = cost(s.model, response.usage) or 0.0
@@ -273,7 +296,7 @@ class Runner:
             self.ledger.end(
                 call,
                 id=job_id,
-                depth=self.tree.depth,
+                depth=depth,
                 model=s.model,
                 attempts=attempts[0],
                 start=round(started, 3),

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from rlm_cli.chunking import MIN_CHUNK_TOKENS, pack
 from rlm_cli.errors import RlmError
-from rlm_cli.sources import Filters, Report, iter_sources
+from rlm_cli.sources import Filters, Report, SourceFile, iter_sources
 from rlm_cli.workspace import MANIFEST_VERSION, Workspace, atomic_write, sha256, write_json
 
 
@@ -38,54 +39,17 @@ def stage(
     started = time.monotonic()
     report = Report()
     filters.skip_paths.add(workspace.root.resolve())
-    files: list[dict[str, Any]] = []
-
-    def recorded(sources):
-        for s in sources:
-            entry: dict[str, Any] = {"path": s.path, "bytes": s.size}
-            if s.note:
-                entry["note"] = s.note
-            files.append(entry)
-            yield s
-
-    workspace.chunks_dir.mkdir(parents=True, exist_ok=True)
-    chunks = []
-    for chunk in pack(
-        recorded(_unique(iter_sources(paths, filters, report))), chunk_tokens, per_file
-    ):
-        atomic_write(workspace.chunk_path(chunk.id), chunk.text, durable=False)
-        chunks.append(
-            {
-                "id": chunk.id,
-                "tokens": chunk.tokens,
-                "hash": sha256(chunk.text),
-                "sources": chunk.sources,
-            }
-        )
-    if not chunks:
-        raise RlmError(_nothing_found(paths, report))
-    keep = {f"{c['id']}.txt" for c in chunks}
-    for stale in workspace.chunks_dir.glob("*.txt"):
-        if stale.name not in keep:
-            stale.unlink()
-    manifest = {
-        "version": MANIFEST_VERSION,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "inputs": paths,
-        "settings": {
-            "chunk_tokens": chunk_tokens,
-            "per_file": per_file,
-            "include": filters.include,
-            "exclude": filters.exclude,
-            "gitignore": filters.gitignore,
-            "max_file_bytes": filters.max_file_bytes,
-        },
-        "files": files,
-        "skipped": report.skipped,
-        "excluded": dict(report.excluded),
-        "chunks": chunks,
+    settings = {
+        "chunk_tokens": chunk_tokens,
+        "per_file": per_file,
+        "include": filters.include,
+        "exclude": filters.exclude,
+        "gitignore": filters.gitignore,
+        "max_file_bytes": filters.max_file_bytes,
     }
-    write_json(workspace.manifest_path, manifest)
+    sources = _unique(iter_sources(paths, filters, report))
+    manifest = stage_sources(workspace, sources, paths, settings, report)
+    files, chunks = manifest["files"], manifest["chunks"]
     summary = StageSummary(
         files=len(files),
         bytes=sum(f["bytes"] for f in files),
@@ -96,6 +60,56 @@ def stage(
         seconds=time.monotonic() - started,
     )
     return manifest, summary
+
+
+def stage_sources(
+    workspace: Workspace,
+    sources: Iterable[SourceFile],
+    inputs: list[str],
+    settings: dict[str, Any],
+    report: Report,
+) -> dict[str, Any]:
+    """Pack sources into chunk files and write the manifest; settings hold the chunk budget."""
+    files: list[dict[str, Any]] = []
+
+    def recorded(sources: Iterable[SourceFile]) -> Iterator[SourceFile]:
+        for s in sources:
+            entry: dict[str, Any] = {"path": s.path, "bytes": s.size}
+            if s.note:
+                entry["note"] = s.note
+            files.append(entry)
+            yield s
+
+    workspace.chunks_dir.mkdir(parents=True, exist_ok=True)
+    chunks = []
+    for chunk in pack(recorded(sources), settings["chunk_tokens"], settings["per_file"]):
+        atomic_write(workspace.chunk_path(chunk.id), chunk.text, durable=False)
+        chunks.append(
+            {
+                "id": chunk.id,
+                "tokens": chunk.tokens,
+                "hash": sha256(chunk.text),
+                "sources": chunk.sources,
+            }
+        )
+    if not chunks:
+        raise RlmError(_nothing_found(inputs, report))
+    keep = {f"{c['id']}.txt" for c in chunks}
+    for stale in workspace.chunks_dir.glob("*.txt"):
+        if stale.name not in keep:
+            stale.unlink()
+    manifest = {
+        "version": MANIFEST_VERSION,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "inputs": inputs,
+        "settings": settings,
+        "files": files,
+        "skipped": report.skipped,
+        "excluded": dict(report.excluded),
+        "chunks": chunks,
+    }
+    write_json(workspace.manifest_path, manifest)
+    return manifest
 
 
 def _unique(sources):

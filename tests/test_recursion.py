@@ -118,11 +118,11 @@ def test_a_sub_agent_delegates_one_level_deeper_and_books_into_the_root_ledger(
     r = rlm("run", "Find it", "a.txt", "-w", str(ws), "--backend", "claude-code", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     starts = events(ws / "trace.jsonl", "start")
-    [root] = [e for e in starts if e["depth"] == 0]
-    [child] = [e for e in starts if e["depth"] == 1]
-    assert child["parent"] == root["call"] and child["run"] == root["run"]
+    [sub_agent] = [e for e in starts if e["depth"] == 1]  # the claude -p the root started
+    [nested] = [e for e in starts if e["depth"] == 2]  # the call of the rlm-sub it ran
+    assert nested["parent"] == sub_agent["call"] and nested["run"] == sub_agent["run"]
     status = json.loads(rlm("status", "-w", str(ws), "--json").stdout)
-    assert [d["key"] for d in status["calls"]["by_depth"]] == [0, 1]
+    assert [d["key"] for d in status["calls"]["by_depth"]] == [1, 2]
     assert {m["key"] for m in status["calls"]["by_model"]} == {"haiku", "claude-haiku-5-5"}
 
 

@@ -33,6 +33,7 @@ class Request:
     max_tokens: int
     messages: list[dict[str, Any]] | None = None
     tools: list[dict[str, Any]] | None = None
+    tool_choice: dict[str, Any] | None = None
     child_env: dict[str, str] | None = None  # for backends that start a process per call
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import anthropic
 
 from rlm_cli.backends import USAGE_FIELDS, CallError, Request, Response, check_credentials
@@ -23,15 +25,19 @@ class AnthropicBackend:
 
     async def call(self, request: Request, timeout: float) -> Response:
         """Make one attempt; classify any failure as a CallError."""
-        params = {
+        params: dict[str, Any] = {
             "model": request.model,
             "max_tokens": request.max_tokens,
             "system": [
                 {"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}
             ],
-            "messages": [{"role": "user", "content": request.user}],
+            "messages": request.messages or [{"role": "user", "content": request.user}],
             "timeout": timeout,
         }
+        if request.tools:
+            params["tools"] = request.tools
+        if request.tool_choice:
+            params["tool_choice"] = request.tool_choice
         try:
             if request.max_tokens > STREAM_ABOVE_MAX_TOKENS:
                 async with self.client.messages.stream(**params) as stream:
@@ -45,7 +51,11 @@ class AnthropicBackend:
         text = "".join(b.text for b in message.content if b.type == "text")
         usage = {f: getattr(message.usage, f, None) or 0 for f in USAGE_FIELDS}
         return Response(
-            text, message.stop_reason or "", usage, getattr(message, "_request_id", None)
+            text,
+            message.stop_reason or "",
+            usage,
+            getattr(message, "_request_id", None),
+            content=[b.model_dump(exclude_none=True) for b in message.content],
         )
 
     async def aclose(self) -> None:
