@@ -255,7 +255,9 @@ class _Handler(BaseHTTPRequestHandler):
         if problem:
             self._error(*problem)
             return
-        system, user = flatten(body.get("system")), flatten(body["messages"][-1]["content"])
+        # The model answers the last user turn; agents may add system-role messages after it.
+        users = [m for m in body["messages"] if m.get("role") == "user"] or body["messages"]
+        system, user = flatten(body.get("system")), flatten(users[-1]["content"])
         tokens = count_tokens(system) + sum(
             count_tokens(flatten(m["content"])) for m in body["messages"]
         )

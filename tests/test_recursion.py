@@ -213,3 +213,30 @@ def test_max_cost_with_a_model_of_unknown_price_is_refused(fake_api: FakeAPI, tm
     r = rlm("query", "Q", "a.txt", "--model", "claude-new-9", "--max-cost", "1", cwd=tmp_path)
     assert r.returncode == 1 and "price table" in r.stderr
     assert fake_api.calls() == []
+
+
+def test_the_real_claude_code_cli_as_a_sub_agent(
+    fake_api: FakeAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """rlm-sub drives the real `claude -p` (from npm), which calls the fake API as its model."""
+    claude = TESTS / "node_modules" / ".bin" / "claude"
+    assert claude.exists(), "Claude Code is not installed: run `bash tests/run-all.sh`"
+    for name in [n for n in os.environ if n.startswith(("CLAUDE", "OTEL_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setenv("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+    monkeypatch.setenv("DISABLE_AUTOUPDATER", "1")
+    monkeypatch.setenv("RLM_CLAUDE", str(claude))
+    (tmp_path / "home").mkdir()
+    (tmp_path / "a.txt").write_text("one\ntwo needle\nthree\n")
+    ws = tmp_path / "ws"
+    r = rlm("run", "FIND:needle", "a.txt", "-w", str(ws), "--backend", "claude-code",
+            "--max-depth", "1", cwd=tmp_path, timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "a.txt:2: two needle" in r.stdout
+    [call] = fake_api.calls()  # one leaf sub-agent: one model request, with no tools
+    assert not call["body"].get("tools") and "FIND:needle" in call["system"]
+    assert "2\ttwo needle" in call["user"]
+    [record] = [json.loads(p.read_text()) for p in (ws / "results").glob("*.json")]
+    assert record["status"] == "ok" and record["usage"]["input_tokens"] > 0
