@@ -19,10 +19,12 @@ from rlm_cli.options import (
     ENV_HELP,
     agent_options,
     chunk_options,
+    json_option,
     make_settings,
     model_options,
     output_option,
     reduce_options,
+    shard_option,
     workspace_option,
 )
 
@@ -56,6 +58,18 @@ def write_answer(*paths: Path | None, text: str) -> None:
             atomic_write(path, text if text.endswith("\n") else text + "\n")
 
 
+def emit_json(obj: dict[str, Any], code: int) -> None:
+    """Print a command's result as one JSON object with its exit code and what it means."""
+    import json
+
+    from rlm_cli.errors import EXIT_MEANINGS
+
+    click.echo(
+        json.dumps({**obj, "exit_code": code, "exit_meaning": EXIT_MEANINGS[code]}, indent=2)
+    )
+    sys.exit(code)
+
+
 def run_async(
     kw: dict[str, Any], quiet: bool, make: Callable[[Any], Coroutine[Any, Any, Any]]
 ) -> Any:
@@ -74,6 +88,7 @@ def run_async(
         budget=Budget(kw["max_calls"], kw["max_tokens"], kw["max_cost"]),
         agentic=kw.get("agentic", False),
         max_turns=kw.get("max_turns", 12),
+        shard=kw.get("shard"),
     )
 
     async def main() -> Any:
@@ -185,30 +200,34 @@ def chunk(paths: tuple[str, ...], workspace: Path, quiet: bool, **kw: Any) -> No
 @workspace_option(required=True)
 @model_options
 @agent_options
+@shard_option
+@json_option
 @cli_errors
-def map_command(prompt: str, workspace: Path, quiet: bool, **kw: Any) -> None:
+def map_command(prompt: str, workspace: Path, quiet: bool, as_json: bool, **kw: Any) -> None:
     """Run PROMPT on every chunk of a workspace, one sub-call per chunk, many at once.
 
     Answers go to results/<id>.md, with model, tokens, attempts, status and error in
     results/<id>.json. Chunks that already have an answer for the same prompt, model and
     text are not called again. A failed chunk is recorded as failed (never as an answer)
     and the command exits 3; re-running retries only what is missing. PROMPT may be
-    @FILE to read it from a file.
+    @FILE to read it from a file. --shard I/N maps every N-th chunk, so N CI jobs can
+    share one workspace; `reduce` afterwards works on the union of their results.
 
     \b
     Examples:
       rlm-sub map "List TODO comments with PATH:LINE" -w .rlm/repo
       rlm-sub map @review-rubric.md -w .rlm/diff -j 16
+      rlm-sub map @rubric.md -w .rlm/diff --shard 2/4 --json > shard-2.json
     """
     from rlm_cli.pipeline import map_step
     from rlm_cli.workspace import Workspace
 
     task = read_prompt(prompt)
     summary = run_async(kw, quiet, lambda ctx: map_step(Workspace(workspace), task, ctx))
-    if summary.budget_stop:
-        sys.exit(EXIT_BUDGET)
-    if summary.failed:
-        sys.exit(EXIT_PARTIAL)
+    code = EXIT_BUDGET if summary.budget_stop else EXIT_PARTIAL if summary.failed else 0
+    if as_json:
+        emit_json({"workspace": str(workspace), **summary.to_dict()}, code)
+    sys.exit(code)
 
 
 @cli.command()
@@ -216,9 +235,16 @@ def map_command(prompt: str, workspace: Path, quiet: bool, **kw: Any) -> None:
 @workspace_option(required=True)
 @model_options
 @reduce_options
+@json_option
 @cli_errors
 def reduce(
-    prompt: str, workspace: Path, quiet: bool, reduce_tokens: int | None, partial: bool, **kw: Any
+    prompt: str,
+    workspace: Path,
+    quiet: bool,
+    reduce_tokens: int | None,
+    partial: bool,
+    as_json: bool,
+    **kw: Any,
 ) -> None:
     """Combine the map answers of a workspace into one answer, printed on stdout.
 
@@ -234,11 +260,16 @@ def reduce(
     from rlm_cli.workspace import Workspace
 
     task = read_prompt(prompt)
-    text, code = run_async(
-        kw, quiet, lambda ctx: reduce_step(Workspace(workspace), task, ctx, reduce_tokens, partial)
-    )
-    click.echo(text.rstrip("\n"))
-    sys.exit(code)
+    ws = Workspace(workspace)
+    summary = run_async(kw, quiet, lambda ctx: reduce_step(ws, task, ctx, reduce_tokens, partial))
+    if as_json:
+        emit_json(
+            {"workspace": str(workspace), "final": str(ws.final_path), "answer": summary.text,
+             **summary.to_dict()},
+            summary.exit_code,
+        )  # fmt: skip
+    click.echo(summary.text.rstrip("\n"))
+    sys.exit(summary.exit_code)
 
 
 @cli.command()
@@ -250,6 +281,7 @@ def reduce(
 @model_options
 @agent_options
 @reduce_options
+@json_option
 @cli_errors
 def run(
     prompt: str,
@@ -259,18 +291,22 @@ def run(
     quiet: bool,
     reduce_tokens: int | None,
     partial: bool,
+    as_json: bool,
     **kw: Any,
 ) -> None:
     """Chunk PATHS, map PROMPT over the chunks, reduce to one answer on stdout.
 
     Without -w the workspace is .rlm/<task-name>-<hash>, so running the same command
-    again resumes: only chunks whose text changed are called again.
+    again resumes: only chunks whose text changed are called again. With --json, stdout
+    is one JSON object (answer, paths, counts, usage, cost, failures, exit code), also
+    when some chunks failed or a budget stopped the run.
 
     \b
     Examples:
       rlm-sub run "Find every SQL query built by string concatenation; cite PATH:LINE" .
       rlm-sub run "Why does login fail with 'token expired'?" src/ logs/app.log -o answer.md
       git diff main... | rlm-sub run @review.md - --max-output 2000
+      rlm-sub run @review.md src/ --max-cost 2 --json > review.json
     """
     from rlm_cli.pipeline import map_step, reduce_step
     from rlm_cli.progress import Reporter
@@ -282,24 +318,43 @@ def run(
     ws = Workspace(workspace)
 
     async def steps(ctx):
-        summary = await map_step(ws, task, ctx)
-        if summary.budget_stop:
-            raise RlmError(
-                f"budget reached before every chunk was answered ({summary.budget_stop}); "
+        mapped = await map_step(ws, task, ctx)
+        if mapped.budget_stop:
+            stop = RlmError(
+                f"budget reached before every chunk was answered ({mapped.budget_stop}); "
                 "raise the limit and re-run the same command to continue",
                 EXIT_BUDGET,
             )
-        if summary.failed and not partial:
-            raise RlmError(
-                f"{len(summary.failed)} chunk(s) failed; re-run the same command to retry them "
+            return mapped, None, stop
+        if mapped.failed and not partial:
+            stop = RlmError(
+                f"{len(mapped.failed)} chunk(s) failed; re-run the same command to retry them "
                 "(finished answers are reused), or add --partial to synthesize without them",
                 EXIT_PARTIAL,
             )
-        return await reduce_step(ws, task, ctx, reduce_tokens, partial)
+            return mapped, None, stop
+        return mapped, await reduce_step(ws, task, ctx, reduce_tokens, partial), None
 
-    text, code = run_async(kw, quiet, steps)
-    write_answer(output, text=text)
-    click.echo(text.rstrip("\n"))
+    mapped, reduced, stop = run_async(kw, quiet, steps)
+    code = stop.exit_code if stop else reduced.exit_code
+    if reduced:
+        write_answer(output, text=reduced.text)
+    if as_json:
+        emit_json(
+            {
+                "workspace": str(workspace),
+                "final": str(ws.final_path) if reduced else None,
+                "output": str(output) if output and reduced else None,
+                "answer": reduced.text if reduced else None,
+                "error": stop.message if stop else None,
+                "map": mapped.to_dict(),
+                "reduce": reduced.to_dict() if reduced else None,
+            },
+            code,
+        )
+    if stop:
+        raise stop
+    click.echo(reduced.text.rstrip("\n"))
     sys.exit(code)
 
 

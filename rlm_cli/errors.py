@@ -10,15 +10,17 @@ EXIT_BUDGET = 4  # a call, token or dollar budget stopped new calls; work so far
 EXIT_DEPTH = 5  # RLM_DEPTH is at RLM_MAX_DEPTH: no further delegation allowed
 EXIT_INTERRUPTED = 130
 
-EXIT_CODES_HELP = """\
-Exit codes:
-  0  success
-  1  error (bad input, missing API key, rejected request); the message says how to fix it
-  2  usage error (unknown option, missing argument)
-  3  partial: some calls failed and are recorded as failed; successful results were kept
-  4  budget reached: no new calls were started; work so far was kept
-  5  depth limit reached: this process may not delegate further
-  130 interrupted (Ctrl-C); finished results were kept"""
+EXIT_MEANINGS = {
+    EXIT_OK: "success",
+    EXIT_ERROR: "error (bad input, missing API key, rejected request); the message says how to fix it",
+    EXIT_USAGE: "usage error (unknown option, missing argument)",
+    EXIT_PARTIAL: "partial: some calls failed and are recorded as failed; successful results were kept",
+    EXIT_BUDGET: "budget reached: no new calls were started; work so far was kept",
+    EXIT_DEPTH: "depth limit reached: this process may not delegate further",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C); finished results were kept",
+}
+
+EXIT_CODES_HELP = "Exit codes:\n" + "\n".join(f"  {c:<3} {m}" for c, m in EXIT_MEANINGS.items())
 
 
 class RlmError(click.ClickException):

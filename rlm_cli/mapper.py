@@ -21,6 +21,37 @@ class MapSummary:
     usage: dict[str, int] = field(default_factory=dict)
     cost: float = 0.0
     budget_stop: str | None = None  # why a budget stopped new calls, if it did
+    answered: int = 0
+    shard: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as plain data, for --json."""
+        return {
+            "shard": self.shard,
+            "chunks": self.total,
+            "answered": self.answered,
+            "called": self.called,
+            "cached": self.cached,
+            "failed": [
+                {
+                    "id": o.job.id,
+                    "sources": o.job.meta.get("sources"),
+                    "error": o.record.get("error"),
+                }
+                for o in self.failed
+            ],
+            "budget_stop": self.budget_stop,
+            "usage": self.usage,
+            "cost_usd": round(self.cost, 6),
+        }
+
+
+def shard_jobs(jobs: list[Job], shard: tuple[int, int] | None) -> list[Job]:
+    """The jobs of shard I of N (1-based): every N-th chunk, so N shards cover each exactly once."""
+    if shard is None:
+        return jobs
+    index, count = shard
+    return [job for n, job in enumerate(jobs) if n % count == index - 1]
 
 
 def sources_label(sources: list[dict[str, Any]], limit: int = 3) -> str:

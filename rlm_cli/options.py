@@ -224,3 +224,38 @@ def reduce_options(f: Callable[..., Any]) -> Callable[..., Any]:
         default=None,
         help="Token budget of one synthesis request [default: the chunk budget].",
     )(f)
+
+
+def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        help="Print one JSON object on stdout: paths, counts, usage, cost, failures, exit code.",
+    )(f)
+
+
+class ShardType(click.ParamType):
+    """I/N: shard I (1-based) of N."""
+
+    name = "I/N"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> tuple[int, int]:
+        if isinstance(value, tuple):
+            return value
+        try:
+            index, count = (int(part) for part in str(value).split("/"))
+        except ValueError:
+            self.fail(f"{value!r} is not I/N, e.g. 2/4", param, ctx)
+        if not 1 <= index <= count:
+            self.fail(f"shard {value!r}: I must be between 1 and N", param, ctx)
+        return index, count
+
+
+def shard_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--shard",
+        type=ShardType(),
+        envvar="RLM_SHARD",
+        help="Map only shard I of N (every N-th chunk): split one workspace across CI jobs.",
+    )(f)

@@ -11,9 +11,9 @@ from rlm_cli.backends import Backend, Request, Response, check_credentials, make
 from rlm_cli.chunking import estimate_tokens, render_files
 from rlm_cli.errors import EXIT_BUDGET, EXIT_PARTIAL, RlmError
 from rlm_cli.ledger import Budget, Ledger
-from rlm_cli.mapper import MapSummary, last_map, map_jobs, record_map
+from rlm_cli.mapper import MapSummary, last_map, map_jobs, record_map, shard_jobs
 from rlm_cli.progress import Reporter, usage_line
-from rlm_cli.reduce import Item, missing_footer, synthesize
+from rlm_cli.reduce import Item, ReduceSummary, missing_footer, synthesize
 from rlm_cli.runner import Job, Runner, Settings, cached, tally
 from rlm_cli.sources import Filters, Report, iter_sources
 from rlm_cli.tree import Tree
@@ -51,6 +51,7 @@ class Context:
     slots: asyncio.Semaphore | None = None  # calls in flight, across every runner of the process
     agentic: bool = False  # map's sub-agents are solve loops one level deeper (rlm_cli/solve.py)
     max_turns: int = 12
+    shard: tuple[int, int] | None = None  # map only shard I of N of the chunks
 
     def runner(self, ws: Workspace | None, tree: Tree | None = None) -> Runner:
         """A runner booking its calls in the tree's ledger (the root's, or this workspace's).
@@ -78,7 +79,7 @@ async def map_step(ws: Workspace, task: str, ctx: Context) -> MapSummary:
     reporter, settings = ctx.reporter, ctx.settings
     manifest = ws.load_manifest()
     agentic = ctx.agentic and ctx.tree.children_may_delegate
-    jobs = map_jobs(ws, manifest, task, settings, agentic)
+    jobs = shard_jobs(map_jobs(ws, manifest, task, settings, agentic), ctx.shard)
     if agentic:
         from rlm_cli.solve import Solver
 
@@ -87,6 +88,7 @@ async def map_step(ws: Workspace, task: str, ctx: Context) -> MapSummary:
     record_map(ws, task, settings, agentic)
     todo = [j for j in jobs if not cached(j)]
     summary = MapSummary(total=len(jobs), cached=len(jobs) - len(todo))
+    summary.shard = f"{ctx.shard[0]}/{ctx.shard[1]}" if ctx.shard else None
     if todo:
         runner = ctx.runner(ws)
         ctx.check_credentials()
@@ -99,8 +101,9 @@ async def map_step(ws: Workspace, task: str, ctx: Context) -> MapSummary:
         summary.budget_stop = runner.stopped
         summary.usage, summary.cost = tally(outcomes)
     answered = summary.cached + sum(o.status == "ok" for o in outcomes) if todo else summary.total
+    summary.answered = answered
     reporter.info(
-        f"map: {answered}/{summary.total} chunks answered ({summary.called} called, "
+        f"map{f' (shard {summary.shard})' if summary.shard else ''}: {answered}/{summary.total} chunks answered ({summary.called} called, "
         f"{summary.cached} cached{f', {len(summary.failed)} FAILED' if summary.failed else ''}); "
         f"{usage_line(summary.usage, summary.cost)}; results in {ws.results_dir}"
     )
@@ -142,8 +145,8 @@ def collect_answers(
 
 async def reduce_step(
     ws: Workspace, task: str, ctx: Context, reduce_tokens: int | None, partial: bool
-) -> tuple[str, int]:
-    """Synthesize the map answers into final.md; returns the answer and the exit code."""
+) -> ReduceSummary:
+    """Synthesize the map answers into final.md; the summary holds the answer and exit code."""
     reporter = ctx.reporter
     manifest = ws.load_manifest()
     items, missing = collect_answers(ws, manifest)
@@ -176,10 +179,11 @@ async def reduce_step(
         f"{f', {summary.dropped_irrelevant} with nothing relevant dropped' if summary.dropped_irrelevant else ''}; "
         f"{usage_line(summary.usage, summary.cost)}; answer in {ws.final_path}"
     )
+    summary.text, summary.answers, summary.missing = text, len(items), missing
     if missing:
         reporter.warn(f"{len(missing)} part(s) not covered (listed at the end of {ws.final_path})")
-        return text, EXIT_PARTIAL
-    return text, 0
+        summary.exit_code = EXIT_PARTIAL
+    return summary
 
 
 async def query_step(task: str, paths: list[str], ctx: Context, max_input: int) -> str:

@@ -29,6 +29,22 @@ class ReduceSummary:
     dropped_irrelevant: int = 0
     usage: dict[str, int] = field(default_factory=dict)
     cost: float = 0.0
+    text: str = ""
+    exit_code: int = 0
+    answers: int = 0
+    missing: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as plain data, for --json."""
+        return {
+            "answers": self.answers,
+            "levels": self.levels,
+            "calls": sum(level["calls"] for level in self.levels),
+            "dropped_irrelevant": self.dropped_irrelevant,
+            "not_covered": self.missing,
+            "usage": self.usage,
+            "cost_usd": round(self.cost, 6),
+        }
 
 
 def render_item(item: Item) -> str:
