@@ -23,6 +23,7 @@ from rlm_cli.options import (
     make_settings,
     model_options,
     output_option,
+    plan_options,
     reduce_options,
     shard_option,
     workspace_option,
@@ -56,6 +57,19 @@ def write_answer(*paths: Path | None, text: str) -> None:
     for path in paths:
         if path is not None:
             atomic_write(path, text if text.endswith("\n") else text + "\n")
+
+
+def show_plan(
+    ws: Any, task: str, kw: dict[str, Any], quiet: bool, as_json: bool, **how: Any
+) -> None:
+    """Print what a map (and its reduce) would spend, as text or JSON, and exit 0."""
+    import json
+
+    from rlm_cli.plan import plan_map, render
+
+    plan = run_async(kw, quiet, lambda ctx: plan_map(ws, task, ctx, **how))
+    click.echo(json.dumps(plan, indent=2) if as_json else render(plan))
+    sys.exit(0)
 
 
 def emit_json(obj: dict[str, Any], code: int) -> None:
@@ -201,9 +215,18 @@ def chunk(paths: tuple[str, ...], workspace: Path, quiet: bool, **kw: Any) -> No
 @model_options
 @agent_options
 @shard_option
+@plan_options
 @json_option
 @cli_errors
-def map_command(prompt: str, workspace: Path, quiet: bool, as_json: bool, **kw: Any) -> None:
+def map_command(
+    prompt: str,
+    workspace: Path,
+    quiet: bool,
+    as_json: bool,
+    dry_run: bool,
+    exact: bool,
+    **kw: Any,
+) -> None:
     """Run PROMPT on every chunk of a workspace, one sub-call per chunk, many at once.
 
     Answers go to results/<id>.md, with model, tokens, attempts, status and error in
@@ -218,11 +241,14 @@ def map_command(prompt: str, workspace: Path, quiet: bool, as_json: bool, **kw: 
       rlm-sub map "List TODO comments with PATH:LINE" -w .rlm/repo
       rlm-sub map @review-rubric.md -w .rlm/diff -j 16
       rlm-sub map @rubric.md -w .rlm/diff --shard 2/4 --json > shard-2.json
+      rlm-sub map "Find SQL built from strings" -w .rlm/repo --dry-run
     """
     from rlm_cli.pipeline import map_step
     from rlm_cli.workspace import Workspace
 
     task = read_prompt(prompt)
+    if dry_run:
+        show_plan(Workspace(workspace), task, kw, quiet, as_json, exact=exact, with_reduce=False)
     summary = run_async(kw, quiet, lambda ctx: map_step(Workspace(workspace), task, ctx))
     code = EXIT_BUDGET if summary.budget_stop else EXIT_PARTIAL if summary.failed else 0
     if as_json:
@@ -281,6 +307,7 @@ def reduce(
 @model_options
 @agent_options
 @reduce_options
+@plan_options
 @json_option
 @cli_errors
 def run(
@@ -292,6 +319,8 @@ def run(
     reduce_tokens: int | None,
     partial: bool,
     as_json: bool,
+    dry_run: bool,
+    exact: bool,
     **kw: Any,
 ) -> None:
     """Chunk PATHS, map PROMPT over the chunks, reduce to one answer on stdout.
@@ -307,6 +336,7 @@ def run(
       rlm-sub run "Why does login fail with 'token expired'?" src/ logs/app.log -o answer.md
       git diff main... | rlm-sub run @review.md - --max-output 2000
       rlm-sub run @review.md src/ --max-cost 2 --json > review.json
+      rlm-sub run "Where are secrets read?" . --dry-run     # or: rlm-sub plan ...
     """
     from rlm_cli.pipeline import map_step, reduce_step
     from rlm_cli.progress import Reporter
@@ -316,6 +346,8 @@ def run(
     workspace = workspace or default_workspace(task, paths)
     stage_inputs(workspace, paths, kw, Reporter(quiet))
     ws = Workspace(workspace)
+    if dry_run:
+        show_plan(ws, task, kw, quiet, as_json, exact=exact, reduce_tokens=reduce_tokens)
 
     async def steps(ctx):
         mapped = await map_step(ws, task, ctx)
@@ -409,6 +441,8 @@ def query(
 )
 @model_options
 @agent_options
+@click.option("--dry-run", is_flag=True, help="Print what the loop starts from; no model call.")
+@json_option
 @cli_errors
 def solve(
     prompt: str,
@@ -417,6 +451,8 @@ def solve(
     output: Path | None,
     chunk_tokens: int,
     quiet: bool,
+    dry_run: bool,
+    as_json: bool,
     **kw: Any,
 ) -> None:
     """An RLM loop: a model explores PATHS with tools and delegates, then answers.
@@ -442,6 +478,16 @@ def solve(
             "solve drives a tool-using loop and needs the Messages API (--backend anthropic); "
             "with Claude Code, use `rlm-sub run --backend claude-code` instead"
         )
+    if dry_run:
+        import json
+
+        from rlm_cli.plan import plan_solve, render_solve
+        from rlm_cli.tools import Index
+
+        index = Index.build(list(paths))
+        found = plan_solve(index, task, make_settings(kw), chunk_tokens, kw["max_turns"])
+        click.echo(json.dumps(found, indent=2) if as_json else render_solve(found))
+        return
     workspace = workspace or default_workspace("solve " + task, paths)
     ws = Workspace(workspace)
     text = run_async(
@@ -452,7 +498,53 @@ def solve(
         ),
     )
     write_answer(ws.final_path, output, text=text)
+    if as_json:
+        emit_json({"workspace": str(workspace), "final": str(ws.final_path), "answer": text}, 0)
     click.echo(text.rstrip("\n"))
+
+
+@cli.command()
+@click.argument("prompt")
+@click.argument("paths", nargs=-1, required=True)
+@workspace_option(required=False)
+@chunk_options
+@model_options
+@reduce_options
+@click.option("--exact", is_flag=True, help="Count input tokens with the count_tokens endpoint.")
+@json_option
+@cli_errors
+def plan(
+    prompt: str,
+    paths: tuple[str, ...],
+    workspace: Path | None,
+    quiet: bool,
+    reduce_tokens: int | None,
+    partial: bool,
+    exact: bool,
+    as_json: bool,
+    **kw: Any,
+) -> None:
+    """What `run PROMPT PATHS` would call and cost, without calling the model.
+
+    Stages PATHS (as run would, into the same workspace, so a later run reuses it) and
+    prints the number of calls, input tokens, expected and worst-case output tokens, and
+    dollars at the prices in rlm_cli/pricing.py, with how many calls the cache saves.
+    Same as `run --dry-run`.
+
+    \b
+    Examples:
+      rlm-sub plan "Find every TODO" . --model claude-sonnet-5-5
+      rlm-sub plan @review.md src/ --json | jq .max_cost_usd
+    """
+    from rlm_cli.progress import Reporter
+    from rlm_cli.workspace import Workspace
+
+    task = read_prompt(prompt)
+    workspace = workspace or default_workspace(task, paths)
+    stage_inputs(workspace, paths, kw, Reporter(quiet))
+    show_plan(
+        Workspace(workspace), task, kw, quiet, as_json, exact=exact, reduce_tokens=reduce_tokens
+    )
 
 
 @cli.command()

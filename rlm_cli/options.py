@@ -226,6 +226,20 @@ def reduce_options(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
+def plan_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Options to see what a command would spend before it spends it."""
+    f = click.option(
+        "--exact",
+        is_flag=True,
+        help="With --dry-run: count input tokens with the API's free count_tokens endpoint.",
+    )(f)
+    return click.option(
+        "--dry-run",
+        is_flag=True,
+        help="Print the calls, tokens and dollars this would spend, and make no model call.",
+    )(f)
+
+
 def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--json",

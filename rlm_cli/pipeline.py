@@ -33,6 +33,14 @@ class LazyBackend:
             self._backend = make_backend(self.name, self.tree)
         return await self._backend.call(request, timeout)
 
+    async def count_tokens(self, request: Request) -> int:
+        if self._backend is None:
+            self._backend = make_backend(self.name, self.tree)
+        counter = getattr(self._backend, "count_tokens", None)
+        if counter is None:
+            raise RlmError(f"--exact needs the Messages API; the {self.name} backend cannot count")
+        return await counter(request)
+
     async def aclose(self) -> None:
         if self._backend is not None:
             await self._backend.aclose()

@@ -7,6 +7,7 @@ from typing import Any
 import anthropic
 
 from rlm_cli.backends import USAGE_FIELDS, CallError, Request, Response, check_credentials
+from rlm_cli.errors import RlmError
 
 # Above this many output tokens a non-streaming request risks the SDK's long-request
 # guard and idle-connection timeouts, so the answer is streamed instead.
@@ -57,6 +58,21 @@ class AnthropicBackend:
             getattr(message, "_request_id", None),
             content=[b.model_dump(exclude_none=True) for b in message.content],
         )
+
+    async def count_tokens(self, request: Request) -> int:
+        """Input tokens of a request, from the free count_tokens endpoint."""
+        try:
+            result = await self.client.messages.count_tokens(
+                model=request.model,
+                system=request.system,
+                messages=request.messages or [{"role": "user", "content": request.user}],
+            )
+        except anthropic.APIStatusError as e:
+            error = _classify(e)
+            raise RlmError(f"count_tokens failed: {error}") from None
+        except anthropic.APIConnectionError as e:
+            raise RlmError(f"count_tokens failed: connection error: {e}") from None
+        return result.input_tokens
 
     async def aclose(self) -> None:
         await self.client.close()
