@@ -21,7 +21,7 @@ from rlm_cli.pipeline import Context
 from rlm_cli.runner import Job, Outcome, Runner, cached, job_key
 from rlm_cli.sources import Report, SourceFile
 from rlm_cli.stage import stage_sources
-from rlm_cli.tools import Index, Toolbox, ToolError, clip, definitions
+from rlm_cli.tools import Index, Toolbox, ToolError, check_arguments, clip, definitions
 from rlm_cli.tree import Tree
 from rlm_cli.workspace import Workspace, sha256
 
@@ -113,6 +113,7 @@ class Solver:
     ) -> tuple[str, bool]:
         """Run one tool; a mistake of the model's comes back as an error result, not a crash."""
         try:
+            check_arguments(name, args)
             if name in LOCAL_TOOLS:
                 return getattr(toolbox, name)(**args), False
             if name == "query":
@@ -122,8 +123,6 @@ class Solver:
             raise ToolError(f"no tool named {name!r}")
         except ToolError as e:
             return str(e), True
-        except TypeError as e:  # arguments that do not fit the tool's schema
-            return f"bad arguments for {name}: {e}", True
 
     def _child(self, name: str) -> Solver:
         """A solve loop one level deeper, for an agentic sub-agent."""

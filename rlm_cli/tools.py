@@ -63,6 +63,23 @@ def definitions(names: list[str]) -> list[dict[str, Any]]:
     ]
 
 
+def check_arguments(name: str, args: dict[str, Any]) -> None:
+    """Refuse a tool call whose arguments do not fit the tool's schema."""
+    schema = SCHEMAS.get(name)
+    if schema is None:
+        raise ToolError(f"no tool named {name!r}")
+    unknown = set(args) - set(schema["properties"])
+    missing = [k for k in schema["required"] if k not in args]
+    if unknown or missing:
+        raise ToolError(
+            f"bad arguments for {name}: "
+            + "; ".join(
+                ([f"unknown {sorted(unknown)}"] if unknown else [])
+                + ([f"missing {missing}"] if missing else [])
+            )
+        )
+
+
 def clip(text: str, hint: str) -> str:
     """Text cut to what a tool result may hold, saying how to see the rest."""
     if len(text) <= RESULT_MAX_CHARS:
@@ -114,9 +131,10 @@ class Index:
             f"{len(self.files)} files, {total:,} bytes, ~{tokens:,} tokens"
             + (f" ({len(self.skipped)} binary or unreadable files skipped)" if self.skipped else "")
         ]
-        return "\n".join(head + self._listing(list(self.files), 0, previews=True))
+        return "\n".join(head + self.listing(list(self.files), 0, previews=True))
 
-    def _listing(self, paths: list[str], offset: int, previews: bool = False) -> list[str]:
+    def listing(self, paths: list[str], offset: int, previews: bool = False) -> list[str]:
+        """One row per file from offset: path, size, lines, and optionally its first line."""
         rows = []
         for n, path in enumerate(paths[offset : offset + LIST_PAGE]):
             source = self.files[path]
@@ -143,9 +161,7 @@ class Toolbox:
         paths = [p for p in self.index.files if fnmatch.fnmatchcase(p, glob)]
         if not paths:
             raise ToolError(f"no input file matches {glob!r}")
-        return "\n".join(
-            [f"{len(paths)} files match {glob!r}", *self.index._listing(paths, offset)]
-        )
+        return "\n".join([f"{len(paths)} files match {glob!r}", *self.index.listing(paths, offset)])
 
     def peek(self, path: str, start: int, end: int) -> str:
         lines = self.index.lines(path)

@@ -107,6 +107,7 @@ def test_the_tools_are_confined_to_the_inputs(fake_api: FakeAPI, tmp_path: Path)
         ("read", {"name": "../../secret"}),
         ("save", {"name": "../escape", "text": "x"}),
         ("query", {"task": "t", "paths": ["/etc/passwd"]}),
+        ("peek", {"path": "proj/ok.txt", "lines": "all"}),  # arguments outside the schema
         ("peek", {"path": "proj/ok.txt", "start": 1, "end": 1}),
     ]
 
