@@ -241,7 +241,8 @@ def result_files(root: Path) -> dict[str, Path]:
     for folder, dirs, files in os.walk(root):
         dirs[:] = [d for d in dirs if d not in ("chunks", "vars")]
         here = Path(folder)
-        if not (here.name in RESULT_DIRS or (here.parent.name == "reduce" and here.name[:1] == "L")):
+        level = here.parent.name == "reduce" and here.name.startswith("L")
+        if here.name not in RESULT_DIRS and not level:
             continue
         for name in files:
             if not name.endswith(".json"):
