@@ -44,7 +44,7 @@ PAGE = """<!DOCTYPE html>
   .legend span { margin-right: 1rem; white-space: nowrap; }
   .legend i { display: inline-block; width: .9rem; height: .6rem; margin-right: .3rem; }
   ul.tree, ul.tree ul { list-style: none; padding-left: 1.2rem; margin: 0; }
-  ul.tree { padding-left: 0; }
+  ul.tree { padding-left: 0; overflow-wrap: anywhere; }
   li.node > details > summary, li.node > .leaf { cursor: default; padding: 1px 0; }
   li.node > details > summary { cursor: pointer; }
   li.node > .leaf { padding-left: 1rem; }
@@ -217,7 +217,7 @@ function drawTimeline() {
     .find(s => span / s <= 10) || 7200;
   for (let t = 0; t <= span + 1e-9; t += step) {
     shape("line", {class: "grid", x1: x(t), x2: x(t), y1: top - 4, y2: y});
-    shape("text", {x: x(t) + 2, y: 11}).textContent = secs(t);
+    if (x(t) < W - 40) shape("text", {x: x(t) + 2, y: 11}).textContent = secs(t);
   }
   for (const d of depths) {
     shape("line", {class: "sep", x1: 0, x2: W, y1: offset.get(d) - 4, y2: offset.get(d) - 4});
