@@ -51,6 +51,7 @@ class Call:
 
     @property
     def failed(self) -> bool:
+        """Whether the call ended in anything but ok."""
         return self.status not in ("ok", OPEN)
 
 
@@ -67,6 +68,7 @@ class Run:
 
     @property
     def wall(self) -> float:
+        """Seconds from the run's first call to its last event."""
         return max(0.0, self.last - self.first)
 
 
@@ -227,6 +229,7 @@ def collapse(siblings: list[Call], limit: int) -> list[Call | str]:
 
 
 def _status_order(item: tuple[str, int]) -> tuple[int, str]:
+    """ok first, then the failures, then calls with no end."""
     order = {"ok": 0, "failed": 1, "fatal": 2, "cancelled": 3, OPEN: 4}
     return order.get(item[0], 5), item[0]
 

@@ -145,7 +145,9 @@ def failures_view(calls: list[Call]) -> Group | Text:
     return Group(*lines)
 
 
-def render(runs: list[Run], limit: int = 20, n_slowest: int = 5, console: Console | None = None):
+def render(
+    runs: list[Run], limit: int = 20, n_slowest: int = 5, console: Console | None = None
+) -> None:
     """Print each run's tree, then totals, slowest and failed calls over all the runs shown."""
     console = console or Console(highlight=False)
     calls = [c for r in runs for c in r.calls]
