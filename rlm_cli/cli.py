@@ -572,6 +572,91 @@ def status(workspace: Path, as_json: bool) -> None:
     click.echo(json.dumps(info, indent=2) if as_json else render(info))
 
 
+def run_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--run",
+        "run_id",
+        default="latest",
+        show_default=True,
+        metavar="ID|latest|all",
+        help="Which run of the workspace to show (a unique prefix of its id will do).",
+    )(f)
+
+
+@cli.command(name="trace")
+@workspace_option(required=True)
+@run_option
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Siblings shown per node; the rest are summed up in one line per kind.",
+)
+@click.option(
+    "--slowest",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="How many of the slowest calls to list.",
+)
+@cli_errors
+def trace_command(workspace: Path, run_id: str, limit: int, slowest: int) -> None:
+    """Draw the call tree of a workspace's run, with totals, the slowest and the failed calls.
+
+    Reads trace.jsonl, where every process of the recursion tree booked its model calls.
+    Each call sits under the call it was made for (a solve turn, or the sub-agent whose
+    rlm-sub made it), with the tools a solve turn ran listed under the turn. Below the tree:
+    calls, failures, tokens and dollars per depth, the slowest calls, and every failed call
+    with its error. Makes no model call; works during a run too.
+
+    \b
+    Examples:
+      rlm-sub trace -w .rlm/repo
+      rlm-sub trace -w .rlm/repo --run all --limit 5
+      rlm-sub trace -w .rlm/repo | less -R
+    """
+    from rlm_cli.trace import load
+    from rlm_cli.trace_view import render
+    from rlm_cli.workspace import Workspace
+
+    render(load(Workspace(workspace), run_id), limit, slowest)
+
+
+@cli.command()
+@workspace_option(required=True)
+@run_option
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the HTML file [default: DIR/report.html].",
+)
+@cli_errors
+def report(workspace: Path, run_id: str, output: Path | None) -> None:
+    """Write one self-contained HTML file about a run: call tree, timeline, costs, answer.
+
+    The file has everything inline (no network fetch of any kind): the call tree with a
+    link from each call to its result file, a timeline with one bar per call (colour by
+    status, retried calls marked), tokens and dollars by depth and by model, the failed
+    and slowest calls, and final.md. Links are relative to where the report is written,
+    so keep it inside the workspace to move both together. Prints the file's path.
+
+    \b
+    Examples:
+      rlm-sub report -w .rlm/repo                  # .rlm/repo/report.html
+      rlm-sub report -w .rlm/repo -o review.html --run all
+    """
+    from rlm_cli.report import write_report
+    from rlm_cli.trace import load
+    from rlm_cli.workspace import Workspace
+
+    ws = Workspace(workspace)
+    path = output or ws.root / "report.html"
+    write_report(ws, load(ws, run_id), path)
+    click.echo(str(path))
+
+
 @cli.command(name="install-skill")
 @click.option(
     "--project",

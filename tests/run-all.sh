@@ -8,6 +8,19 @@ python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 (cd tests && npm ci --no-audit --no-fund --loglevel=error)
+# The report tests render HTML in headless Chromium (Debian's package; CI runs as root).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "== installing chromium (for tests/test_report.py)"
+  sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo -n)
+  log=$(mktemp)
+  if ! { "${sudo[@]}" apt-get update -qq &&
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "could not install chromium; the report tests will fail until /usr/bin/chromium exists" >&2
+  fi
+  rm -f "$log"
+fi
 export PATH="$PWD/.venv/bin:$PWD/tests/node_modules/bats/bin:$PATH"
 export BATS_LIB_PATH="$PWD/tests/node_modules"
 
