@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import os
@@ -167,6 +166,8 @@ def make_settings(kw: dict[str, Any]):
 
 def run_async(make: Callable[[Any], Coroutine[Any, Any, Any]]) -> Any:
     """Run one coroutine with a shared, lazily created backend; Ctrl-C keeps finished work."""
+    import asyncio  # here, not at the top: it is ~60% of start-up for commands that make no call
+
     from rlm_cli.pipeline import LazyBackend
 
     async def main() -> Any:
