@@ -74,8 +74,16 @@ def timed(cmd: list[str], **kw) -> float:
     return time.perf_counter() - t
 
 
-def median_time(cmd: list[str], runs: int, **kw) -> float:
-    return statistics.median(timed(cmd, **kw) for _ in range(runs))
+def median_time(cmd: list[str], runs: int, fresh: Path | None = None, **kw) -> float:
+    """Median wall time of runs of cmd; `fresh` (a file or directory) is deleted before each."""
+    times = []
+    for _ in range(runs):
+        if fresh is not None and fresh.is_dir():
+            shutil.rmtree(fresh)
+        elif fresh is not None:
+            fresh.unlink(missing_ok=True)
+        times.append(timed(cmd, **kw))
+    return statistics.median(times)
 
 
 # -- 1. map scheduling -------------------------------------------------------------------
@@ -195,29 +203,30 @@ def bench_cli() -> dict:
 
 
 def bench_chunk() -> dict:
-    """rlm-sub chunk over site-packages, and files-to-prompt over the files rlm-sub read."""
+    """rlm-sub chunk over site-packages, and files-to-prompt over the files rlm-sub read.
+
+    Every run writes into a fresh workspace or output file, as a first staging does.
+    """
     tree = Path(sysconfig.get_paths()["purelib"])
-    ws = OUT / "chunk-ws"
+    ws, ws_list, f2p_out = OUT / "chunk-ws", OUT / "chunk-list-ws", OUT / "files-to-prompt.txt"
     # The venv is git-ignored, so the walk must not honour .gitignore to see anything.
     walk = [RLM, "chunk", ".", "-w", str(ws), "--no-gitignore", "-q"]
-    t_walk = median_time(walk, CHUNK_RUNS, cwd=tree)
+    t_walk = median_time(walk, CHUNK_RUNS, fresh=ws, cwd=tree)
     manifest = json.loads((ws / "manifest.json").read_text())
     files = [f["path"] for f in manifest["files"]]
     size = sum(f["bytes"] for f in manifest["files"])
     # The same files, named one by one, to both tools (no walk, no binary sniffing of skips).
-    t_list = median_time([*walk[:2], *files, *walk[3:]], CHUNK_RUNS, cwd=tree)
-    f2p_out = OUT / "files-to-prompt.txt"
+    listed = [RLM, "chunk", *files, "-w", str(ws_list), "--no-gitignore", "-q"]
+    t_list = median_time(listed, CHUNK_RUNS, fresh=ws_list, cwd=tree)
     f2p = [str(BIN / "files-to-prompt"), "--null", "-n", "-o", str(f2p_out)]
-    names = "\0".join(files)
-    t_f2p = median_time(f2p, CHUNK_RUNS, cwd=tree, input=names)
-    out_rlm = sum(p.stat().st_size for p in (ws / "chunks").iterdir())
+    t_f2p = median_time(f2p, CHUNK_RUNS, fresh=f2p_out, cwd=tree, input="\0".join(files))
     return {
         "tree": tree,
         "files": len(files),
         "skipped": len(manifest["skipped"]),
         "chunks": len(manifest["chunks"]),
         "mb": size / 1e6,
-        "out_rlm_mb": out_rlm / 1e6,
+        "out_rlm_mb": sum(p.stat().st_size for p in (ws / "chunks").iterdir()) / 1e6,
         "out_f2p_mb": f2p_out.stat().st_size / 1e6,
         "walk": t_walk,
         "list": t_list,
