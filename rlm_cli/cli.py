@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import os
@@ -88,6 +87,8 @@ def run_async(
     kw: dict[str, Any], quiet: bool, make: Callable[[Any], Coroutine[Any, Any, Any]]
 ) -> Any:
     """Run one coroutine with the command's context (lazy backend, ledger); Ctrl-C keeps work."""
+    import asyncio  # here, not at the top: it is ~60% of start-up for commands that make no call
+
     from rlm_cli.ledger import Budget
     from rlm_cli.pipeline import Context, LazyBackend
     from rlm_cli.progress import Reporter

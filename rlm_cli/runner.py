@@ -97,6 +97,16 @@ def tally(outcomes: list[Outcome]) -> tuple[dict[str, int], float]:
     return usage, dollars
 
 
+def _store(slot: Path, text: str | None, record: dict[str, Any]) -> None:
+    """Write a job's answer (or remove a stale one) and then its record, each atomically."""
+    md = slot.with_suffix(".md")
+    if text is not None:
+        atomic_write(md, text)
+    else:
+        md.unlink(missing_ok=True)  # never leave an older answer beside a failure record
+    write_json(slot.with_suffix(".json"), record)
+
+
 class _Failed(Exception):
     """A job that failed for good."""
 
@@ -128,17 +138,34 @@ class Runner:
         self.stopped: str | None = None
 
     async def run(self, jobs: list[Job]) -> list[Outcome]:
-        """Run jobs with at most `concurrency` calls in flight; a fatal error stops them all."""
+        """Run jobs with at most `concurrency` calls in flight; a fatal error stops them all.
+
+        A job's files are written (with fsync) while its worker already makes the next call,
+        so a call slot never waits on the disk; a failed write still stops the run one call
+        later, and an outcome counts as done only once it is on disk.
+        """
         outcomes: list[Outcome] = []
         pending = iter(jobs)
+        writes: list[asyncio.Task[None]] = []
+
+        async def finish(outcome: Outcome) -> None:
+            if outcome.job.slot is not None:
+                await asyncio.to_thread(_store, outcome.job.slot, outcome.text, outcome.record)
+            outcomes.append(outcome)
+            self.on_done(outcome)
 
         async def worker() -> None:
+            write: asyncio.Task[None] | None = None
             for job in pending:
                 if self.stopped:
                     return
                 outcome = await self._run_job(job)
-                outcomes.append(outcome)
-                self.on_done(outcome)
+                if write is not None:
+                    await asyncio.shield(write)  # if cancelled, the write still completes
+                write = asyncio.create_task(finish(outcome))
+                writes.append(write)
+            if write is not None:
+                await asyncio.shield(write)
 
         workers = [
             asyncio.create_task(worker()) for _ in range(min(self.settings.concurrency, len(jobs)))
@@ -149,10 +176,11 @@ class Runner:
             for w in workers:
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+            await asyncio.gather(*writes, return_exceptions=True)  # keep every finished answer
         return outcomes
 
     async def _run_job(self, job: Job) -> Outcome:
-        """Answer one job and record the result or the failure, atomically."""
+        """Answer one job; its result or failure is recorded on disk by run()."""
         started = time.time()
         usage = dict.fromkeys(USAGE_FIELDS, 0)
         stats: dict[str, Any] = {"attempts": 0, "calls": [], "parts": 0, "cost": 0.0, "stop": set()}
@@ -190,13 +218,6 @@ class Runner:
             started=round(started, 3),
             duration_s=round(time.time() - started, 3),
         )
-        if job.slot is not None:
-            md = job.slot.with_suffix(".md")
-            if text is not None:
-                atomic_write(md, text)
-            else:
-                md.unlink(missing_ok=True)  # never leave an older answer beside a failure record
-            write_json(job.slot.with_suffix(".json"), record)
         return Outcome(job, status, text, record)
 
     async def _solve(self, job: Job) -> str:

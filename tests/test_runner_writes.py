@@ -1,0 +1,72 @@
+"""The runner writes each result while the next call runs, and still keeps every answer."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from rlm_cli.backends import CallError, Response
+from rlm_cli.errors import RlmError
+from rlm_cli.runner import Job, Outcome, Runner, Settings
+
+
+class StubBackend:
+    """Answers instantly; 'fatal' in the text fails the whole run, as a bad API key does."""
+
+    async def call(self, request, timeout):
+        await asyncio.sleep(0.01)
+        if "fatal" in request.user:
+            raise CallError("fatal", "authentication failed")
+        return Response(f"answer to {request.user}", "end_turn", {"input_tokens": 1})
+
+    async def aclose(self) -> None:
+        pass
+
+
+def jobs(tmp_path: Path, texts: list[str]) -> list[Job]:
+    return [
+        Job(
+            id=f"c{i}",
+            kind="map",
+            system="task",
+            material=lambda t=t: t,
+            render=lambda t: t,
+            slot=tmp_path / "results" / f"c{i}",
+            key=f"key{i}",
+        )
+        for i, t in enumerate(texts)
+    ]
+
+
+def test_each_outcome_is_on_disk_when_reported(tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    def on_done(outcome: Outcome) -> None:
+        slot = outcome.job.slot
+        assert slot is not None
+        assert slot.with_suffix(".md").read_text() == outcome.text
+        assert slot.with_suffix(".json").exists()
+        seen.append(outcome.job.id)
+
+    settings = Settings(model="claude-test", max_tokens=10, concurrency=3)
+    runner = Runner(StubBackend(), settings, on_done=on_done)
+    outcomes = asyncio.run(runner.run(jobs(tmp_path, [f"part {i}" for i in range(10)])))
+    assert sorted(o.job.id for o in outcomes) == sorted(seen) == sorted(f"c{i}" for i in range(10))
+    assert all(o.status == "ok" for o in outcomes)
+
+
+def test_a_failed_write_stops_the_run(tmp_path: Path) -> None:
+    (tmp_path / "results").write_text("a file where the results folder should be")
+    settings = Settings(model="claude-test", max_tokens=10, concurrency=2)
+    with pytest.raises(OSError):
+        asyncio.run(Runner(StubBackend(), settings).run(jobs(tmp_path, ["a", "b", "c", "d"])))
+
+
+def test_a_fatal_error_keeps_the_answers_already_received(tmp_path: Path) -> None:
+    settings = Settings(model="claude-test", max_tokens=10, concurrency=1)
+    with pytest.raises(RlmError):
+        asyncio.run(Runner(StubBackend(), settings).run(jobs(tmp_path, ["a", "b", "fatal"])))
+    assert (tmp_path / "results" / "c0.md").read_text() == "answer to a"
+    assert (tmp_path / "results" / "c1.md").read_text() == "answer to b"
