@@ -18,6 +18,7 @@ from rlm_cli.errors import EXIT_BUDGET, EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_
 from rlm_cli.options import (
     ENV_HELP,
     agent_options,
+    batch_options,
     chunk_options,
     make_settings,
     model_options,
@@ -181,30 +182,44 @@ def chunk(paths: tuple[str, ...], workspace: Path, quiet: bool, **kw: Any) -> No
 
 
 @cli.command(name="map")
-@click.argument("prompt")
+@click.argument("prompt", required=False)
 @workspace_option(required=True)
 @model_options
 @agent_options
+@batch_options(resume=True)
 @cli_errors
-def map_command(prompt: str, workspace: Path, quiet: bool, **kw: Any) -> None:
+def map_command(
+    prompt: str | None, workspace: Path, quiet: bool, batch: bool, resume_batch: bool, **kw: Any
+) -> None:
     """Run PROMPT on every chunk of a workspace, one sub-call per chunk, many at once.
 
     Answers go to results/<id>.md, with model, tokens, attempts, status and error in
     results/<id>.json. Chunks that already have an answer for the same prompt, model and
     text are not called again. A failed chunk is recorded as failed (never as an answer)
     and the command exits 3; re-running retries only what is missing. PROMPT may be
-    @FILE to read it from a file.
+    @FILE to read it from a file. With --batch the calls go through the Message Batches
+    API at half price; --resume-batch picks up batches a stopped run left behind.
 
     \b
     Examples:
       rlm-sub map "List TODO comments with PATH:LINE" -w .rlm/repo
       rlm-sub map @review-rubric.md -w .rlm/diff -j 16
+      rlm-sub map @review-rubric.md -w .rlm/huge --batch
+      rlm-sub map --resume-batch -w .rlm/huge
     """
     from rlm_cli.pipeline import map_step
     from rlm_cli.workspace import Workspace
 
-    task = read_prompt(prompt)
-    summary = run_async(kw, quiet, lambda ctx: map_step(Workspace(workspace), task, ctx))
+    ws = Workspace(workspace)
+    task = read_prompt(prompt) if prompt is not None else None
+    if resume_batch:
+        from rlm_cli.batch import saved_task
+
+        task, kw["model"], kw["max_output"] = saved_task(ws, task)
+    elif task is None:
+        raise click.UsageError("Missing argument 'PROMPT'.")
+    mode = "resume" if resume_batch else "submit" if batch else None
+    summary = run_async(kw, quiet, lambda ctx: map_step(ws, task, ctx, mode))
     if summary.budget_stop:
         sys.exit(EXIT_BUDGET)
     if summary.failed:
@@ -250,6 +265,7 @@ def reduce(
 @model_options
 @agent_options
 @reduce_options
+@batch_options(resume=False)
 @cli_errors
 def run(
     prompt: str,
@@ -259,6 +275,7 @@ def run(
     quiet: bool,
     reduce_tokens: int | None,
     partial: bool,
+    batch: bool,
     **kw: Any,
 ) -> None:
     """Chunk PATHS, map PROMPT over the chunks, reduce to one answer on stdout.
@@ -282,7 +299,7 @@ def run(
     ws = Workspace(workspace)
 
     async def steps(ctx):
-        summary = await map_step(ws, task, ctx)
+        summary = await map_step(ws, task, ctx, "submit" if batch else None)
         if summary.budget_stop:
             raise RlmError(
                 f"budget reached before every chunk was answered ({summary.budget_stop}); "
