@@ -23,10 +23,11 @@ Message Batches: POST /v1/messages/batches (validated like the API: 1 to
 `Config.batch_max_requests` requests of `{"custom_id", "params"}`), GET
 /v1/messages/batches/{id} (the batch stays `in_progress` until its `Config.batch_polls`-th
 retrieve or `Config.batch_seconds` after creation; None for both holds it until a test changes
-the config), GET .../results (JSONL in shuffled order, every request answered by the same rules
-as /v1/messages: FAIL:NNN and faults give `errored` results with the API's error shape, ids in
-`Config.batch_expire` give `expired`), and POST .../cancel (the next retrieve ends the batch with
-every request `canceled`). Batch requests are not in `requests`: see `batch_requests()`.
+the config or calls `release_batch`), GET .../results (JSONL in shuffled order, every request
+answered by the same rules as /v1/messages: FAIL:NNN and faults give `errored` results with the
+API's error shape, ids in `Config.batch_expire` give `expired`), and POST .../cancel (the next
+retrieve ends the batch with every request `canceled`). Batch requests are not in `requests`:
+see `batch_requests()`.
 
 To play the model for an agent (Claude Code), a test sets `FakeAPI.responder`: it gets each
 parsed Messages request and returns the content blocks to answer with (text and tool_use
@@ -204,6 +205,11 @@ class FakeAPI:
                 if batch_id in (None, b["id"])
                 for r in b["requests"]
             ]
+
+    def release_batch(self, batch_id: str) -> None:
+        """End one batch at its next retrieve, whatever the config says."""
+        with self.batch_lock:
+            self.batches[batch_id]["release"] = True
 
     def fault(self) -> str | None:
         """The fault to inject into this request, if any."""
@@ -563,8 +569,13 @@ def _advance(api: FakeAPI, batch: dict[str, Any]) -> None:
     with api.batch_lock:
         batch["polls"] += 1
         status = batch["status"]
-        due = (cfg.batch_polls is not None and batch["polls"] >= cfg.batch_polls) or (
-            cfg.batch_seconds is not None and time.time() - batch["created"] >= cfg.batch_seconds
+        due = (
+            batch.get("release")
+            or (cfg.batch_polls is not None and batch["polls"] >= cfg.batch_polls)
+            or (
+                cfg.batch_seconds is not None
+                and time.time() - batch["created"] >= cfg.batch_seconds
+            )
         )
         if status in ("ended", "ending") or (status == "in_progress" and not due):
             return
