@@ -532,45 +532,41 @@ async def _fetch(
     current: dict[str, str],
     wanted: dict[str, Job],
 ) -> list[Outcome]:
-    """Write an ended batch's results as result files and book their spend in the ledger."""
+    """Write an ended batch's results as result files, line by line, and book their spend."""
     model = entry["model"]
     by_custom_id = {r["custom_id"]: r for r in entry["requests"]}
-    seen: dict[str, tuple[str, str | None, dict[str, Any] | None]] = {}
-    try:
-        async for line in api.results(entry["id"]):
-            if line.custom_id in by_custom_id:
-                seen[line.custom_id] = _read_result(line.result)
-    except _Gone as e:
-        gone = f"the batch's results could not be downloaded ({e}); re-run to submit it again"
-        for cid in by_custom_id:
-            seen.setdefault(cid, ("failed", gone, None))
     ended = _ended_calls(ledger)
-    outcomes, ends = [], []
-    for cid, r in by_custom_id.items():
-        status, error, message = seen.get(
-            cid, ("failed", "the batch returned no result for this request; re-run", None)
-        )
+    outcomes: list[Outcome] = []
+    ends: list[tuple[str, dict[str, Any]]] = []
+    done: set[str] = set()
+
+    def settle(r: dict[str, Any], status: str, error: str | None, message: Any) -> None:
         record, text = _record(r, entry, model, status, error, message)
         _write(ws, r, record, text, current)
         if r["call"] not in ended:
-            ends.append(
-                (
-                    r["call"],
-                    _end_fields(
-                        r,
-                        entry["depth"],
-                        model,
-                        status,
-                        record["usage"],
-                        record["cost_usd"],
-                        error,
-                        entry["submitted"],
-                    ),
-                )
+            usage, dollars = record["usage"], record["cost_usd"]
+            fields = _end_fields(
+                r, entry["depth"], model, status, usage, dollars, error, entry["submitted"]
             )
+            ends.append((r["call"], fields))
         job = wanted.get(r["key"])
         if job is not None:
             outcomes.append(Outcome(job, status, text, record))
+        done.add(r["custom_id"])
+
+    why_missing = "the batch returned no result for this request; re-run"
+    try:
+        async for line in api.results(entry["id"]):
+            r = by_custom_id.get(line.custom_id)
+            if r is not None and line.custom_id not in done:
+                settle(r, *_read_result(line.result))
+    except _Gone as e:
+        why_missing = (
+            f"the batch's results could not be downloaded ({e}); re-run to submit it again"
+        )
+    for custom_id, r in by_custom_id.items():
+        if custom_id not in done:
+            settle(r, "failed", why_missing, None)
     ledger.end_many(ends)
     return outcomes
 
