@@ -17,6 +17,7 @@ from rlm_cli.errors import EXIT_BUDGET, EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_
 from rlm_cli.options import (
     ENV_HELP,
     agent_options,
+    batch_options,
     chunk_options,
     json_option,
     make_settings,
@@ -211,21 +212,24 @@ def chunk(paths: tuple[str, ...], workspace: Path, quiet: bool, **kw: Any) -> No
 
 
 @cli.command(name="map")
-@click.argument("prompt")
+@click.argument("prompt", required=False)
 @workspace_option(required=True)
 @model_options
 @agent_options
 @shard_option
 @plan_options
 @json_option
+@batch_options(resume=True)
 @cli_errors
 def map_command(
-    prompt: str,
+    prompt: str | None,
     workspace: Path,
     quiet: bool,
     as_json: bool,
     dry_run: bool,
     exact: bool,
+    batch: bool,
+    resume_batch: bool,
     **kw: Any,
 ) -> None:
     """Run PROMPT on every chunk of a workspace, one sub-call per chunk, many at once.
@@ -235,7 +239,9 @@ def map_command(
     text are not called again. A failed chunk is recorded as failed (never as an answer)
     and the command exits 3; re-running retries only what is missing. PROMPT may be
     @FILE to read it from a file. --shard I/N maps every N-th chunk, so N CI jobs can
-    share one workspace; `reduce` afterwards works on the union of their results.
+    share one workspace; `reduce` afterwards works on the union of their results. With
+    --batch the calls go through the Message Batches API at half price; --resume-batch
+    picks up batches a stopped run left behind.
 
     \b
     Examples:
@@ -243,14 +249,26 @@ def map_command(
       rlm-sub map @review-rubric.md -w .rlm/diff -j 16
       rlm-sub map @rubric.md -w .rlm/diff --shard 2/4 --json > shard-2.json
       rlm-sub map "Find SQL built from strings" -w .rlm/repo --dry-run
+      rlm-sub map @review-rubric.md -w .rlm/huge --batch
+      rlm-sub map --resume-batch -w .rlm/huge
     """
     from rlm_cli.pipeline import map_step
     from rlm_cli.workspace import Workspace
 
-    task = read_prompt(prompt)
+    ws = Workspace(workspace)
+    task = read_prompt(prompt) if prompt is not None else None
+    if resume_batch:
+        from rlm_cli.batch import saved_task
+
+        task, kw["model"], kw["max_output"] = saved_task(ws, task)
+    elif task is None:
+        raise click.UsageError("Missing argument 'PROMPT'.")
+    if (batch or resume_batch) and kw["agentic"]:
+        raise click.UsageError("--agentic sub-agents are loops, not single requests: drop --batch")
     if dry_run:
-        show_plan(Workspace(workspace), task, kw, quiet, as_json, exact=exact, with_reduce=False)
-    summary = run_async(kw, quiet, lambda ctx: map_step(Workspace(workspace), task, ctx))
+        show_plan(ws, task, kw, quiet, as_json, exact=exact, with_reduce=False)
+    mode = "resume" if resume_batch else "submit" if batch else None
+    summary = run_async(kw, quiet, lambda ctx: map_step(ws, task, ctx, mode))
     code = EXIT_BUDGET if summary.budget_stop else EXIT_PARTIAL if summary.failed else 0
     if as_json:
         emit_json({"workspace": str(workspace), **summary.to_dict()}, code)
@@ -310,6 +328,7 @@ def reduce(
 @reduce_options
 @plan_options
 @json_option
+@batch_options(resume=False)
 @cli_errors
 def run(
     prompt: str,
@@ -322,6 +341,7 @@ def run(
     as_json: bool,
     dry_run: bool,
     exact: bool,
+    batch: bool,
     **kw: Any,
 ) -> None:
     """Chunk PATHS, map PROMPT over the chunks, reduce to one answer on stdout.
@@ -344,6 +364,8 @@ def run(
     from rlm_cli.workspace import Workspace
 
     task = read_prompt(prompt)
+    if batch and kw["agentic"]:
+        raise click.UsageError("--agentic sub-agents are loops, not single requests: drop --batch")
     workspace = workspace or default_workspace(task, paths)
     stage_inputs(workspace, paths, kw, Reporter(quiet))
     ws = Workspace(workspace)
@@ -351,7 +373,7 @@ def run(
         show_plan(ws, task, kw, quiet, as_json, exact=exact, reduce_tokens=reduce_tokens)
 
     async def steps(ctx):
-        mapped = await map_step(ws, task, ctx)
+        mapped = await map_step(ws, task, ctx, "submit" if batch else None)
         if mapped.budget_stop:
             stop = RlmError(
                 f"budget reached before every chunk was answered ({mapped.budget_stop}); "

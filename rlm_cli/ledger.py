@@ -108,6 +108,10 @@ def _alive(pid: Any) -> bool:
     return True
 
 
+def _calls(n: int) -> str:
+    return "call" if n == 1 else f"{n:,} calls"
+
+
 def read_events(path: Path) -> Iterator[dict[str, Any]]:
     """Every complete event in a ledger file; a torn last line (from a kill) is skipped."""
     try:
@@ -166,6 +170,39 @@ class Ledger:
             self._append(f, event)
         return call
 
+    def start_many(self, calls: list[tuple[int, float, dict[str, Any]]]) -> list[str]:
+        """Record many calls at once (a batch), all or none; BudgetExceeded if they could cross a limit.
+
+        calls holds (est_tokens, est_cost, fields) per call; the budget check is for their sum.
+        """
+        if not calls:
+            return []
+        events = [
+            {
+                "ev": "start",
+                "call": uuid.uuid4().hex[:12],
+                "run": self.run,
+                "pid": self.pid,
+                "t": round(time.time(), 3),
+                "est_tokens": tokens,
+                "est_cost": round(dollars, 6),
+                **fields,
+            }
+            for tokens, dollars, fields in calls
+        ]
+        with self._locked() as f:
+            self._catch_up(f)
+            self._check(sum(c[0] for c in calls), sum(c[1] for c in calls), len(calls))
+            for event in events:
+                self._append(f, event)
+        return [e["call"] for e in events]
+
+    def check(self, est_tokens: int, est_cost: float, calls: int = 1) -> None:
+        """Raise BudgetExceeded (or BudgetBusy) if starting these calls could cross a limit."""
+        with self._locked() as f:
+            self._catch_up(f)
+            self._check(est_tokens, est_cost, calls)
+
     def end(self, call: str, **fields: Any) -> None:
         """Record what a started call spent and how it ended."""
         event = {
@@ -180,6 +217,17 @@ class Ledger:
             self._catch_up(f)
             self._append(f, event)
 
+    def end_many(self, ends: list[tuple[str, dict[str, Any]]]) -> None:
+        """Record how many started calls ended (a batch's results), under one lock."""
+        if not ends:
+            return
+        now = round(time.time(), 3)
+        with self._locked() as f:
+            self._catch_up(f)
+            for call, fields in ends:
+                event = {"ev": "end", "call": call, "run": self.run, "pid": self.pid, "t": now}
+                self._append(f, {**event, **fields})
+
     def note(self, **fields: Any) -> None:
         """Record something that is not a call (a tool a solve loop ran), for the trace views."""
         event = {"ev": "note", "run": self.run, "pid": self.pid, "t": round(time.time(), 3)}
@@ -187,21 +235,26 @@ class Ledger:
             self._catch_up(f)
             self._append(f, {**event, **fields})
 
-    def _check(self, est_tokens: int, est_cost: float) -> None:
+    def _check(self, est_tokens: int, est_cost: float, calls: int = 1) -> None:
         b, t = self.budget, self.totals
-        if b.max_calls is not None and t.calls + 1 > b.max_calls:
-            raise BudgetExceeded(f"the call budget of {b.max_calls} is spent")
+        if b.max_calls is not None and t.calls + calls > b.max_calls:
+            if calls == 1:
+                raise BudgetExceeded(f"the call budget of {b.max_calls} is spent")
+            raise BudgetExceeded(
+                f"the call budget of {b.max_calls} would be crossed "
+                f"({t.calls} made, {calls} more asked for)"
+            )
         if b.max_tokens is None and b.max_cost is None:
             return
         if b.max_tokens is not None and t.tokens + est_tokens > b.max_tokens:
             raise BudgetExceeded(
                 f"the token budget of {b.max_tokens:,} would be crossed "
-                f"({t.tokens:,} spent, the next call may use up to {est_tokens:,})"
+                f"({t.tokens:,} spent, the next {_calls(calls)} may use up to {est_tokens:,})"
             )
         if b.max_cost is not None and t.cost + est_cost > b.max_cost:
             raise BudgetExceeded(
                 f"the cost budget of ${b.max_cost:g} would be crossed "
-                f"(${t.cost:.4f} spent, the next call may cost up to ${est_cost:.4f})"
+                f"(${t.cost:.4f} spent, the next {_calls(calls)} may cost up to ${est_cost:.4f})"
             )
         flying_tokens, flying_cost = t.in_flight(self.pid)
         if (b.max_tokens is not None and t.tokens + flying_tokens + est_tokens > b.max_tokens) or (

@@ -17,6 +17,7 @@ Environment:
   RLM_MODEL, RLM_BACKEND, RLM_CONCURRENCY, RLM_CHUNK_TOKENS, RLM_MAX_OUTPUT, RLM_RETRIES,
   RLM_RETRY_DELAY, RLM_TIMEOUT, RLM_MAX_CALLS, RLM_MAX_TOKENS, RLM_MAX_COST, RLM_MAX_DEPTH,
   RLM_MAX_TURNS, RLM_MAX_INPUT, RLM_WORKSPACE   defaults for the options of the same names
+  RLM_BATCH_POLL      first wait in seconds between polls of a --batch (default 5; backs off)
   RLM_DEPTH           this process's depth in a recursion tree (0 at the top; set for sub-agents)
   RLM_CLAUDE          the Claude Code program for --backend claude-code (default: claude)"""
 
@@ -273,3 +274,25 @@ def shard_option(f: Callable[..., Any]) -> Callable[..., Any]:
         envvar="RLM_SHARD",
         help="Map only shard I of N (every N-th chunk): split one workspace across CI jobs.",
     )(f)
+
+
+def batch_options(resume: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--batch, and with resume --resume-batch: map calls through the Message Batches API."""
+
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        if resume:
+            f = click.option(
+                "--resume-batch",
+                is_flag=True,
+                help="Fetch the batches an earlier --batch saved in the workspace (batches.json), "
+                "polling those not ended yet; submits nothing new. PROMPT may be left out.",
+            )(f)
+        return click.option(
+            "--batch",
+            is_flag=True,
+            help="Send the map calls through the Message Batches API: half price, answers "
+            "within 24 h. Waits and polls; the batch ids are saved first, so a stopped run "
+            "resumes without submitting again.",
+        )(f)
+
+    return decorate

@@ -82,8 +82,12 @@ class Context:
             check_credentials()
 
 
-async def map_step(ws: Workspace, task: str, ctx: Context) -> MapSummary:
-    """Call the model for every chunk without a cached answer; report on stderr."""
+async def map_step(ws: Workspace, task: str, ctx: Context, batch: str | None = None) -> MapSummary:
+    """Call the model for every chunk without a cached answer; report on stderr.
+
+    batch "submit" sends them through the Message Batches API, "resume" only fetches the
+    batches saved by an earlier submission (rlm_cli/batch.py).
+    """
     reporter, settings = ctx.reporter, ctx.settings
     manifest = ws.load_manifest()
     agentic = ctx.agentic and ctx.tree.children_may_delegate
@@ -97,7 +101,16 @@ async def map_step(ws: Workspace, task: str, ctx: Context) -> MapSummary:
     todo = [j for j in jobs if not cached(j)]
     summary = MapSummary(total=len(jobs), cached=len(jobs) - len(todo))
     summary.shard = f"{ctx.shard[0]}/{ctx.shard[1]}" if ctx.shard else None
-    if todo:
+    outcomes = []
+    if batch:
+        from rlm_cli.batch import batch_map
+
+        outcomes, stopped = await batch_map(ws, task, jobs, todo, ctx, batch == "resume")
+        summary.called = len(outcomes)
+        summary.failed = [o for o in outcomes if o.status == "failed"]
+        summary.budget_stop = stopped
+        summary.usage, summary.cost = tally(outcomes)
+    elif todo:
         runner = ctx.runner(ws)
         ctx.check_credentials()
         with reporter.task(
@@ -108,7 +121,7 @@ async def map_step(ws: Workspace, task: str, ctx: Context) -> MapSummary:
         summary.failed = [o for o in outcomes if o.status == "failed"]
         summary.budget_stop = runner.stopped
         summary.usage, summary.cost = tally(outcomes)
-    answered = summary.cached + sum(o.status == "ok" for o in outcomes) if todo else summary.total
+    answered = summary.cached + sum(o.status == "ok" for o in outcomes)
     summary.answered = answered
     reporter.info(
         f"map{f' (shard {summary.shard})' if summary.shard else ''}: {answered}/{summary.total} chunks answered ({summary.called} called, "

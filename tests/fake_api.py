@@ -19,6 +19,16 @@ the same process use `FakeAPI` directly; bats tests run this file as a program.
 Endpoints: POST /v1/messages (JSON or SSE), POST /v1/messages/count_tokens, and for tests
 GET /_fake/stats and GET /_fake/requests.
 
+Message Batches: POST /v1/messages/batches (validated like the API: 1 to
+`Config.batch_max_requests` requests of `{"custom_id", "params"}`), GET
+/v1/messages/batches/{id} (the batch stays `in_progress` until its `Config.batch_polls`-th
+retrieve or `Config.batch_seconds` after creation; None for both holds it until a test changes
+the config or calls `release_batch`), GET .../results (JSONL in shuffled order, every request
+answered by the same rules as /v1/messages: FAIL:NNN and faults give `errored` results with the
+API's error shape, ids in `Config.batch_expire` give `expired`), and POST .../cancel (the next
+retrieve ends the batch with every request `canceled`). Batch requests are not in `requests`:
+see `batch_requests()`.
+
 To play the model for an agent (Claude Code), a test sets `FakeAPI.responder`: it gets each
 parsed Messages request and returns the content blocks to answer with (text and tool_use
 blocks; a tool_use ends the turn with stop_reason "tool_use"), or None for the rules above.
@@ -134,6 +144,11 @@ class Config:
     retry_after: str | None = "0"
     seed: int | None = None
     hold_after: int | None = None  # answer this many, then hold every request until released
+    batch_polls: int | None = 2  # a batch ends at this retrieve (None: no limit by polls)
+    batch_seconds: float | None = None  # or this long after it was created
+    batch_expire: set[str] = field(default_factory=set)  # custom_ids whose requests expire
+    batch_max_requests: int = 100_000
+    batch_max_bytes: int = 256 * 1024 * 1024
 
 
 class FakeAPI:
@@ -150,6 +165,8 @@ class FakeAPI:
         self.released = threading.Event()
         self.cached_prefixes: set[str] = set()
         self.responder: Responder | None = None  # scripts the model's answers; see the docstring
+        self.batches: dict[str, dict[str, Any]] = {}  # id -> state, requests and results
+        self.batch_lock = threading.Lock()  # guards batches; never held while taking lock
         handler = type("Handler", (_Handler,), {"api": self})
         self.server = _Server((host, port), handler)
         self.thread: threading.Thread | None = None
@@ -177,6 +194,21 @@ class FakeAPI:
         """Recorded Messages requests, optionally only those whose system prompt mentions kind."""
         with self.lock:
             return [r for r in self.requests if kind is None or kind in r["system"]]
+
+    def batch_requests(self, batch_id: str | None = None) -> list[dict[str, Any]]:
+        """Every request submitted in a batch (or in one batch), as {"batch", "custom_id", "params"}."""
+        with self.batch_lock:
+            return [
+                {"batch": b["id"], **r}
+                for b in self.batches.values()
+                if batch_id in (None, b["id"])
+                for r in b["requests"]
+            ]
+
+    def release_batch(self, batch_id: str) -> None:
+        """End one batch at its next retrieve, whatever the config says."""
+        with self.batch_lock:
+            self.batches[batch_id]["release"] = True
 
     def fault(self) -> str | None:
         """The fault to inject into this request, if any."""
@@ -243,6 +275,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, self.api.snapshot())
         elif self.path == "/_fake/requests":
             self._send_json(200, self.api.calls())
+        elif self.path.startswith("/v1/messages/batches/"):
+            self._batch_get(self.path.split("?")[0].removeprefix("/v1/messages/batches/"))
         else:
             self._error(404, f"no route {self.path}")
 
@@ -251,6 +285,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length)
         path = self.path.split("?")[0]
+        if path.startswith("/v1/messages/batches"):
+            self._batch_post(path.removeprefix("/v1/messages/batches"), raw)
+            return
         if path not in ("/v1/messages", "/v1/messages/count_tokens"):
             self._error(404, f"no route {self.path}")
             return
@@ -328,35 +365,7 @@ class _Handler(BaseHTTPRequestHandler):
         if tokens > cfg.context_window:
             self._error(400, f"prompt is too long: {tokens} tokens > {cfg.context_window} maximum")
             return 400
-        content = api.responder(body) if api.responder else None
-        if content is None:
-            text = answer(system, user)
-            out = count_tokens(text)
-            stop = "end_turn"
-            if out > body["max_tokens"]:
-                text, out, stop = (
-                    " ".join(text.split()[: body["max_tokens"]]),
-                    body["max_tokens"],
-                    "max_tokens",
-                )
-            content = [{"type": "text", "text": text}]
-        else:
-            out = sum(
-                count_tokens(b["text"] if b["type"] == "text" else json.dumps(b["input"]))
-                for b in content
-            )
-            stop = "tool_use" if any(b["type"] == "tool_use" for b in content) else "end_turn"
-        usage = _usage(api, body, system, tokens, out)
-        message = {
-            "id": f"msg_fake_{uuid.uuid4().hex[:20]}",
-            "type": "message",
-            "role": "assistant",
-            "model": body["model"],
-            "content": content,
-            "stop_reason": stop,
-            "stop_sequence": None,
-            "usage": usage,
-        }
+        message = compose(api, body, system, user, tokens)
         if stream:
             self._stream(message, broken=fault == "stream")
         else:
@@ -422,6 +431,237 @@ class _Handler(BaseHTTPRequestHandler):
         )
         event("message_stop", {"type": "message_stop"})
         self.wfile.write(b"0\r\n\r\n")
+
+    # -- Message Batches --------------------------------------------------------------------
+
+    def _batch_post(self, rest: str, raw: bytes) -> None:
+        """Create a batch (rest == "") or cancel one (rest == "/{id}/cancel")."""
+        if not (self.headers.get("x-api-key") or self.headers.get("authorization")):
+            self._error(401, "x-api-key header is required")
+            return
+        if rest.endswith("/cancel"):
+            batch = self.api.batches.get(rest.removesuffix("/cancel").strip("/"))
+            if batch is None:
+                self._error(404, f"no batch {rest}")
+                return
+            with self.api.batch_lock:
+                if batch["status"] == "in_progress":
+                    batch["status"] = "canceling"
+                    batch["cancel_initiated_at"] = _rfc3339(time.time())
+            self._send_json(200, _batch_object(self.api, batch))
+            return
+        if rest not in ("", "/"):
+            self._error(404, f"no route {self.path}")
+            return
+        if len(raw) > self.api.config.batch_max_bytes:
+            self._error(413, f"batch is {len(raw)} bytes, over the size limit")
+            return
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            self._error(400, "request body is not valid JSON")
+            return
+        problem = _invalid_batch(body, self.api.config.batch_max_requests)
+        if problem:
+            self._error(400, problem)
+            return
+        now = time.time()
+        batch = {
+            "id": f"msgbatch_fake_{uuid.uuid4().hex[:20]}",
+            "status": "in_progress",
+            "created": now,
+            "polls": 0,
+            "cancel_initiated_at": None,
+            "ended_at": None,
+            "requests": [
+                {"custom_id": r["custom_id"], "params": r["params"]} for r in body["requests"]
+            ],
+            "results": None,
+        }
+        with self.api.batch_lock:
+            self.api.batches[batch["id"]] = batch
+        self._send_json(200, _batch_object(self.api, batch))
+
+    def _batch_get(self, rest: str) -> None:
+        """Retrieve a batch (advancing its state) or its results."""
+        if not (self.headers.get("x-api-key") or self.headers.get("authorization")):
+            self._error(401, "x-api-key header is required")
+            return
+        batch_id, _, tail = rest.partition("/")
+        batch = self.api.batches.get(batch_id)
+        if batch is None or tail not in ("", "results"):
+            self._error(404, f"no batch {rest}")
+            return
+        if tail == "":
+            _advance(self.api, batch)
+            self._send_json(200, _batch_object(self.api, batch))
+            return
+        if batch["results"] is None:
+            self._error(400, f"batch {batch_id} is still {batch['status']}: no results yet")
+            return
+        lines = list(batch["results"])
+        with self.api.lock:
+            self.api.random.shuffle(lines)  # the API does not keep request order either
+        raw = "".join(json.dumps(line) + "\n" for line in lines).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/x-jsonl")
+        self.send_header("content-length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+
+def compose(api: FakeAPI, body: dict[str, Any], system: str, user: str, tokens: int) -> dict:
+    """The Message the fake model answers a valid request with (live and batch alike)."""
+    content = api.responder(body) if api.responder else None
+    if content is None:
+        text = answer(system, user)
+        out = count_tokens(text)
+        stop = "end_turn"
+        if out > body["max_tokens"]:
+            text, out, stop = (
+                " ".join(text.split()[: body["max_tokens"]]),
+                body["max_tokens"],
+                "max_tokens",
+            )
+        content = [{"type": "text", "text": text}]
+    else:
+        out = sum(
+            count_tokens(b["text"] if b["type"] == "text" else json.dumps(b["input"]))
+            for b in content
+        )
+        stop = "tool_use" if any(b["type"] == "tool_use" for b in content) else "end_turn"
+    return {
+        "id": f"msg_fake_{uuid.uuid4().hex[:20]}",
+        "type": "message",
+        "role": "assistant",
+        "model": body["model"],
+        "content": content,
+        "stop_reason": stop,
+        "stop_sequence": None,
+        "usage": _usage(api, body, system, tokens, out),
+    }
+
+
+CUSTOM_ID_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+def _rfc3339(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e6):06d}Z"
+
+
+def _invalid_batch(body: Any, max_requests: int) -> str | None:
+    """The API's validation of a batch, reduced to what rlm-sub could get wrong."""
+    requests = body.get("requests") if isinstance(body, dict) else None
+    if not isinstance(requests, list) or not requests:
+        return "requests: at least one request is required"
+    if len(requests) > max_requests:
+        return f"requests: at most {max_requests} requests per batch, got {len(requests)}"
+    seen: set[str] = set()
+    for i, r in enumerate(requests):
+        if not isinstance(r, dict) or set(r) != {"custom_id", "params"}:
+            return f"requests.{i}: must have exactly custom_id and params"
+        cid = r["custom_id"]
+        if not isinstance(cid, str) or not CUSTOM_ID_RE.match(cid):
+            return f"requests.{i}.custom_id: must match ^[a-zA-Z0-9_-]{{1,64}}$"
+        if cid in seen:
+            return f"requests.{i}.custom_id: {cid} is not unique in the batch"
+        seen.add(cid)
+        problem = _invalid(r["params"], counting=False)
+        if problem:
+            return f"requests.{i}.params.{problem[1]}"
+        if r["params"].get("stream"):
+            return f"requests.{i}.params.stream: streaming is not supported in batches"
+    return None
+
+
+def _advance(api: FakeAPI, batch: dict[str, Any]) -> None:
+    """One retrieve of a batch: count it, and end the batch when its time has come."""
+    cfg = api.config
+    with api.batch_lock:
+        batch["polls"] += 1
+        status = batch["status"]
+        due = (
+            batch.get("release")
+            or (cfg.batch_polls is not None and batch["polls"] >= cfg.batch_polls)
+            or (
+                cfg.batch_seconds is not None
+                and time.time() - batch["created"] >= cfg.batch_seconds
+            )
+        )
+        if status in ("ended", "ending") or (status == "in_progress" and not due):
+            return
+        batch["status"] = "ending"  # other retrieves see it in progress until results exist
+    if status == "canceling":
+        results = [
+            {"custom_id": r["custom_id"], "result": {"type": "canceled"}} for r in batch["requests"]
+        ]
+    else:
+        results = [
+            {"custom_id": r["custom_id"], "result": _batch_result(api, r["custom_id"], r["params"])}
+            for r in batch["requests"]
+        ]
+    with api.batch_lock:
+        batch["results"] = results
+        batch["ended_at"] = time.time()
+        batch["status"] = "ended"
+
+
+def _batch_result(api: FakeAPI, custom_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """One request of a batch, answered by the rules of /v1/messages."""
+    cfg = api.config
+    if custom_id in cfg.batch_expire:
+        return {"type": "expired"}
+    users = [m for m in body["messages"] if m.get("role") == "user"] or body["messages"]
+    system, user = flatten(body.get("system")), flatten(users[-1]["content"])
+    tokens = count_tokens(system) + sum(
+        count_tokens(flatten(m["content"])) for m in body["messages"]
+    )
+    directive = re.search(r"FAIL:(\d{3})", system + "\n" + user)
+    fault = api.fault()
+    if directive:
+        status, message = int(directive[1]), f"injected by FAIL:{directive[1]}"
+    elif fault:
+        status = int(fault) if fault.isdigit() else 500
+        message = f"injected {fault} fault"
+    elif tokens > cfg.context_window:
+        status, message = 400, f"prompt is too long: {tokens} tokens > {cfg.context_window} maximum"
+    else:
+        return {"type": "succeeded", "message": compose(api, body, system, user, tokens)}
+    error = {"type": ERROR_TYPES.get(status, "api_error"), "message": message}
+    return {
+        "type": "errored",
+        "error": {
+            "type": "error",
+            "error": error,
+            "request_id": f"req_fake_{uuid.uuid4().hex[:16]}",
+        },
+    }
+
+
+def _batch_object(api: FakeAPI, batch: dict[str, Any]) -> dict[str, Any]:
+    """The batch as the API shows it."""
+    with api.batch_lock:
+        ended = batch["status"] == "ended"
+        counts = dict.fromkeys(("processing", "succeeded", "errored", "canceled", "expired"), 0)
+        if ended:
+            for line in batch["results"]:
+                counts[line["result"]["type"]] += 1
+        else:
+            counts["processing"] = len(batch["requests"])
+        return {
+            "id": batch["id"],
+            "type": "message_batch",
+            "processing_status": batch["status"] if batch["status"] != "ending" else "in_progress",
+            "request_counts": counts,
+            "created_at": _rfc3339(batch["created"]),
+            "expires_at": _rfc3339(batch["created"] + 86400),
+            "ended_at": _rfc3339(batch["ended_at"]) if ended else None,
+            "archived_at": None,
+            "cancel_initiated_at": batch["cancel_initiated_at"],
+            "results_url": f"{api.url}/v1/messages/batches/{batch['id']}/results"
+            if ended
+            else None,
+        }
 
 
 def _pieces(text: str, size: int = 40) -> list[str]:

@@ -1,0 +1,649 @@
+"""map through the Message Batches API: submit the uncached chunks at half price, save, poll, fetch.
+
+What was submitted is saved in the workspace's batches.json (written atomically) before any
+wait: the task and settings it belongs to, and for every batch its id and, per request, the
+custom_id, chunk id, job key and ledger call id. A stopped process (Ctrl-C, kill) therefore
+loses nothing: `map --resume-batch` (or the same `map --batch` again) polls the saved batches
+instead of submitting them again, and fetches each one once it has ended.
+
+Results land where live map puts them, results/<id>.md and results/<id>.json, under the same
+job keys (so live and batch answers are interchangeable), with "batch": true and the cost at
+the batch price. Every request is booked in the tree's ledger: a start event per request when
+its batch is submitted (after a budget check of the whole submission), and an end event with
+its usage when its result is fetched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from rlm_cli.backends import USAGE_FIELDS, check_credentials
+from rlm_cli.chunking import estimate_tokens
+from rlm_cli.errors import RlmError
+from rlm_cli.ledger import BudgetBusy, BudgetExceeded, Ledger, read_events
+from rlm_cli.pricing import cost
+from rlm_cli.runner import BUDGET_POLL, Job, Outcome
+from rlm_cli.workspace import Workspace, atomic_write, read_json, write_json
+
+if TYPE_CHECKING:
+    from rlm_cli.pipeline import Context
+
+VERSION = 1
+MAX_REQUESTS = 100_000  # the API's limits per batch
+MAX_BYTES = 250 * 1024 * 1024  # 256 MB, less a margin for the envelope
+FIRST_POLL = 5.0  # seconds; RLM_BATCH_POLL overrides, and polls back off to MAX_POLL
+MAX_POLL = 60.0
+HEARTBEAT = 60.0  # a plain progress line at least this often when nothing changes
+CUSTOM_ID_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
+
+
+class _Transient(Exception):
+    """The API could not be reached or was busy: try again at the next poll."""
+
+
+def _env_number(name: str, default: float, minimum: float) -> float:
+    """A positive number from the environment, or the default."""
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise RlmError(f"{name}={raw!r} is not a number: set it to one, or unset it") from None
+    if value < minimum:
+        raise RlmError(f"{name}={raw} is below {minimum:g}: set a larger value, or unset it")
+    return value
+
+
+def limits() -> tuple[int, int]:
+    """Requests and bytes per batch: the API's limits, or lower ones from the environment."""
+    requests = int(_env_number("RLM_BATCH_MAX_REQUESTS", MAX_REQUESTS, 1))
+    size = int(_env_number("RLM_BATCH_MAX_BYTES", MAX_BYTES, 1024))
+    return min(requests, MAX_REQUESTS), min(size, MAX_BYTES)
+
+
+def poll_delays() -> tuple[float, float]:
+    """The first wait between polls and the longest one it backs off to."""
+    first = _env_number("RLM_BATCH_POLL", FIRST_POLL, 0.001)
+    return first, max(first, min(MAX_POLL, 20 * first))
+
+
+def message_params(job: Job, material: str, model: str, max_tokens: int) -> dict[str, Any]:
+    """The Messages request for one job, exactly as the live backend sends it (so answers match)."""
+    return {
+        "model": model,
+        "max_tokens": max_tokens,
+        "system": [{"type": "text", "text": job.system, "cache_control": {"type": "ephemeral"}}],
+        "messages": [{"role": "user", "content": job.render(material)}],
+    }
+
+
+class Store:
+    """batches.json: the batches of one map task, with what each request is for."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.path = ws.root / "batches.json"
+        self.data: dict[str, Any] = read_json(self.path) or {}
+        if self.data and self.data.get("version") != VERSION:
+            raise RlmError(
+                f"{self.path} was written by another rlm-sub version: fetch its batches with "
+                "that version, or delete the file to abandon them"
+            )
+
+    @property
+    def batches(self) -> list[dict[str, Any]]:
+        return self.data.get("batches", [])
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Batches whose results have not been fetched yet."""
+        return [b for b in self.batches if b["status"] != "fetched"]
+
+    def start(self, identity: dict[str, Any]) -> None:
+        """Make this file hold batches for identity; refuse while another task's are unfinished."""
+        if self.data and {k: self.data.get(k) for k in identity} == identity:
+            return
+        if self.pending():
+            raise RlmError(
+                f"{self.path} holds {len(self.pending())} unfinished batch(es) for another task "
+                f"or model ({self.data.get('task', '?')[:60]!r}, {self.data.get('model')}): "
+                f"finish them with `rlm-sub map --resume-batch -w {self.path.parent}`, or delete "
+                "the file to abandon them (they are billed either way)"
+            )
+        self.data = {"version": VERSION, **identity, "batches": []}
+
+    def save(self) -> None:
+        write_json(self.path, self.data)
+
+
+def saved_task(ws: Workspace, task: str | None) -> tuple[str, str, int]:
+    """The task, model and max_tokens of the batches saved in a workspace, for --resume-batch.
+
+    task, when the command line gives one, must be the saved one.
+    """
+    store = Store(ws)
+    if not store.batches:
+        raise RlmError(
+            f"no saved batches in {ws.root} (no batches.json): submit them with "
+            f"`rlm-sub map PROMPT --batch -w {ws.root}`"
+        )
+    if task is not None and task != store.data["task"]:
+        raise RlmError(
+            f"the saved batches in {store.path} are for another prompt: leave PROMPT out to "
+            "resume them, or use --batch to submit this one"
+        )
+    return store.data["task"], store.data["model"], store.data["max_tokens"]
+
+
+class BatchApi:
+    """The SDK's batch methods, with failures turned into RlmError (fatal) or _Transient."""
+
+    def __init__(self) -> None:
+        check_credentials()
+        import anthropic
+
+        self.sdk = anthropic
+        self.client = anthropic.AsyncAnthropic(max_retries=2)
+
+    async def create(self, requests: list[dict[str, Any]]) -> Any:
+        """Submit one batch; no retry, since a retried create could submit (and bill) it twice."""
+        try:
+            return await self.client.with_options(max_retries=0).messages.batches.create(
+                requests=requests  # type: ignore[arg-type]
+            )
+        except self.sdk.APIStatusError as e:
+            raise RlmError(
+                f"the batch was not accepted ({_detail(e)}); nothing was submitted. "
+                + _fix(e.status_code)
+            ) from None
+        except self.sdk.APIConnectionError as e:
+            raise RlmError(
+                f"could not reach the API to submit a batch ({e}); check the network and "
+                "re-run: chunks already submitted are kept in batches.json"
+            ) from None
+
+    async def retrieve(self, batch_id: str) -> Any:
+        """The batch's current state."""
+        try:
+            return await self.client.messages.batches.retrieve(batch_id)
+        except self.sdk.APIStatusError as e:
+            if e.status_code in RETRYABLE_STATUS:
+                raise _Transient(_detail(e)) from None
+            raise RlmError(f"cannot look up batch {batch_id} ({_detail(e)}). {_fix(e)}") from None
+        except self.sdk.APIConnectionError as e:
+            raise _Transient(str(e)) from None
+
+    async def results(self, batch_id: str) -> AsyncIterator[Any]:
+        """The batch's result lines; _Gone when they cannot be downloaded any more."""
+        try:
+            lines = await self.client.messages.batches.results(batch_id)
+            async for line in lines:
+                yield line
+        except self.sdk.APIStatusError as e:
+            if e.status_code in RETRYABLE_STATUS:
+                raise _Transient(_detail(e)) from None
+            raise _Gone(_detail(e)) from None
+        except self.sdk.APIConnectionError as e:
+            raise _Transient(str(e)) from None
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
+class _Gone(Exception):
+    """A batch's results cannot be downloaded any more (they are kept 29 days)."""
+
+
+def _detail(e: Any) -> str:
+    """'STATUS type: message' from an SDK status error."""
+    body = e.body if isinstance(e.body, dict) else {}
+    error = body.get("error") if isinstance(body.get("error"), dict) else body
+    etype = error.get("type", "") if isinstance(error, dict) else ""
+    message = error.get("message", str(e)) if isinstance(error, dict) else str(e)
+    return f"{e.status_code} {etype}: {message}"
+
+
+def _fix(e: Any) -> str:
+    """What to do about a status the batch API refused a request with."""
+    status = getattr(e, "status_code", e)
+    if status == 401:
+        return "Check ANTHROPIC_API_KEY."
+    if status == 403:
+        return "Check the key's workspace and model access."
+    if status == 404:
+        return (
+            "Check --model; a saved batch that is not found may belong to another key: delete "
+            "batches.json to abandon it."
+        )
+    if status == 413:
+        return "Lower RLM_BATCH_MAX_BYTES to submit smaller batches."
+    return "Re-run to try again, or drop --batch to call the model directly."
+
+
+async def batch_map(
+    ws: Workspace, task: str, jobs: list[Job], todo: list[Job], ctx: Context, resume: bool
+) -> tuple[list[Outcome], str | None]:
+    """Submit todo's chunks not already in a saved batch (unless resuming), then poll and fetch.
+
+    Returns the outcomes of todo's jobs, and why a budget refused the submission, if it did.
+    """
+    reporter, settings = ctx.reporter, ctx.settings
+    if getattr(ctx.backend, "name", "anthropic") != "anthropic":
+        raise RlmError("--batch uses the Message Batches API: drop --backend claude-code")
+    if ctx.agentic:
+        raise RlmError("--batch sends plain calls and cannot run --agentic sub-agents: drop one")
+    store = Store(ws)
+    if resume and not store.pending():
+        reporter.info(f"batch: nothing to resume, every batch in {store.path} was fetched")
+        return [], None
+    identity = {
+        "task": task,
+        "kind": "map",
+        "model": settings.model,
+        "max_tokens": settings.max_tokens,
+    }
+    store.start(identity)
+    ctx.runner(ws)  # sets up the ledger (and checks this process may call at all)
+    assert ctx.ledger is not None
+    saved = {r["key"] for b in store.pending() for r in b["requests"]}
+    new = [] if resume else [j for j in todo if j.key not in saved]
+    if not new and not store.pending():
+        return [], None
+    api = BatchApi()
+    stopped = None
+    try:
+        if new:
+            stopped = await _submit_all(ws, new, ctx, store, api)
+        current = {j.id: j.key for j in jobs}
+        wanted = {j.key: j for j in todo}
+        outcomes = await _poll(ws, store, api, ctx.ledger, current, wanted, reporter)
+    finally:
+        await api.aclose()
+    return outcomes, stopped
+
+
+def _plan(jobs: list[Job], model: str, max_tokens: int, has_cost_limit: bool) -> list[list[tuple]]:
+    """Group jobs into batches within the limits, with each request's estimated tokens and cost."""
+    max_requests, max_bytes = limits()
+    groups: list[list[tuple]] = [[]]
+    size = 0
+    for job in jobs:
+        material = job.material()
+        user = job.render(material)
+        est_in = estimate_tokens(job.system) + estimate_tokens(user)
+        est_cost = cost(model, {"input_tokens": est_in, "output_tokens": max_tokens}, batch=True)
+        if est_cost is None and has_cost_limit:
+            raise RlmError(
+                f"--max-cost needs a known price, and model {model} is not in the price table "
+                "(rlm_cli/pricing.py): choose a listed model or use --max-tokens instead"
+            )
+        body = {"custom_id": job.id, "params": message_params(job, material, model, max_tokens)}
+        n = len(json.dumps(body).encode("utf-8")) + 2
+        if n > max_bytes:
+            raise RlmError(
+                f"chunk {job.id} alone is {n:,} bytes, over the batch size limit: restage with "
+                "a smaller --chunk-tokens"
+            )
+        if len(groups[-1]) >= max_requests or (groups[-1] and size + n > max_bytes):
+            groups.append([])
+            size = 0
+        groups[-1].append((job, est_in + max_tokens, est_cost or 0.0))
+        size += n
+    return groups
+
+
+async def _wait_for_budget(ledger: Ledger, tokens: int, dollars: float, calls: int) -> None:
+    """Wait while calls in flight elsewhere in the tree may still settle under their estimate."""
+    while True:
+        try:
+            ledger.check(tokens, dollars, calls)
+            return
+        except BudgetBusy:
+            await asyncio.sleep(BUDGET_POLL)
+
+
+async def _submit_all(
+    ws: Workspace, jobs: list[Job], ctx: Context, store: Store, api: BatchApi
+) -> str | None:
+    """Check the whole submission against the budgets, then submit it batch by batch."""
+    s, ledger, reporter = ctx.settings, ctx.ledger, ctx.reporter
+    assert ledger is not None
+    groups = _plan(jobs, s.model, s.max_tokens, ledger.budget.max_cost is not None)
+    everything = [item for group in groups for item in group]
+    try:
+        await _wait_for_budget(
+            ledger, sum(i[1] for i in everything), sum(i[2] for i in everything), len(everything)
+        )
+    except BudgetExceeded as e:
+        return f"{e}; nothing was submitted (the whole submission is checked before it is sent)"
+    for n, group in enumerate(groups, 1):
+        try:
+            entry = await _submit(group, ctx, api)
+        except BudgetExceeded as e:  # another process of the tree spent in the meantime
+            return f"{e}; {len(groups) - n + 1} of {len(groups)} batches were not submitted"
+        store.data["batches"].append(entry)
+        store.save()
+        reporter.info(
+            f"batch: submitted {entry['id']} ({n}/{len(groups)}, {len(group)} request(s)); "
+            f"saved in {store.path}"
+        )
+    reporter.info(
+        f"batch: if this process stops, `rlm-sub map --resume-batch -w {ws.root}` picks the "
+        "batches up without submitting them again (results are kept 29 days)"
+    )
+    return None
+
+
+async def _submit(group: list[tuple], ctx: Context, api: BatchApi) -> dict[str, Any]:
+    """Book one batch's requests in the ledger, submit it, and return its batches.json entry."""
+    s, tree, ledger = ctx.settings, ctx.tree, ctx.ledger
+    assert ledger is not None
+    depth = tree.depth + 1
+    while True:
+        try:
+            calls = ledger.start_many(
+                [
+                    (
+                        tokens,
+                        dollars,
+                        {
+                            "id": job.id,
+                            "kind": job.kind,
+                            "depth": depth,
+                            "parent": tree.parent,
+                            "model": s.model,
+                            "batch": True,
+                        },
+                    )
+                    for job, tokens, dollars in group
+                ]
+            )
+            break
+        except BudgetBusy:
+            await asyncio.sleep(BUDGET_POLL)
+    requests, entries = [], []
+    for (job, _, _), call in zip(group, calls, strict=True):
+        custom_id = job.id if CUSTOM_ID_RE.match(job.id) else f"r{len(requests)}"
+        params = message_params(job, job.material(), s.model, s.max_tokens)
+        requests.append({"custom_id": custom_id, "params": params})
+        entries.append(
+            {
+                "custom_id": custom_id,
+                "id": job.id,
+                "key": job.key,
+                "call": call,
+                "kind": job.kind,
+                "meta": job.meta,
+            }
+        )
+    submitted = time.time()
+    try:
+        batch = await api.create(requests)
+    except BaseException as e:
+        error = e.message if isinstance(e, RlmError) else "the submission was interrupted"
+        ledger.end_many(
+            [
+                (r["call"], _end_fields(r, depth, s.model, "failed", {}, 0.0, error, submitted))
+                for r in entries
+            ]
+        )
+        raise
+    return {
+        "id": batch.id,
+        "status": batch.processing_status,
+        "submitted": round(submitted, 3),
+        "model": s.model,
+        "depth": depth,
+        "requests": entries,
+    }
+
+
+def _end_fields(
+    r: dict[str, Any],
+    depth: int,
+    model: str,
+    status: str,
+    usage: dict[str, int],
+    dollars: float,
+    error: str | None,
+    started: float,
+) -> dict[str, Any]:
+    """The ledger end event's fields for one batch request."""
+    return {
+        "id": r["id"],
+        "depth": depth,
+        "model": model,
+        "attempts": 1,
+        "start": round(started, 3),
+        "duration_s": round(time.time() - started, 3),
+        "status": status,
+        "usage": usage,
+        "cost_usd": round(dollars, 6),
+        "error": error,
+        "batch": True,
+    }
+
+
+class _Progress:
+    """A status line on a terminal, or a plain line when something changes (and now and then)."""
+
+    def __init__(self, reporter: Any) -> None:
+        self.reporter = reporter
+        self.status: Any = None
+        self.last_line = ""
+        self.last_time = 0.0
+        self.started = time.monotonic()
+
+    def __enter__(self) -> _Progress:
+        if self.reporter.live:
+            from rich.console import Console
+
+            self.status = Console(stderr=True).status("batch: waiting for the first poll")
+            self.status.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.status is not None:
+            self.status.stop()
+
+    def update(self, batches: list[dict[str, Any]], delay: float) -> None:
+        ended = [b for b in batches if b["status"] == "fetched"]
+        requests = sum(len(b["requests"]) for b in batches)
+        fetched = sum(len(b["requests"]) for b in ended)
+        elapsed = time.monotonic() - self.started
+        line = (
+            f"batch: {len(ended)}/{len(batches)} batches ended, {fetched}/{requests} requests "
+            f"fetched"
+        )
+        if self.status is not None:
+            self.status.update(f"{line}; next look in {delay:.0f}s ({elapsed:.0f}s elapsed)")
+        elif line != self.last_line or time.monotonic() - self.last_time >= HEARTBEAT:
+            self.reporter.info(f"{line} ({elapsed:.0f}s elapsed)")
+            self.last_line, self.last_time = line, time.monotonic()
+
+
+async def _poll(
+    ws: Workspace,
+    store: Store,
+    api: BatchApi,
+    ledger: Ledger,
+    current: dict[str, str],
+    wanted: dict[str, Job],
+    reporter: Any,
+) -> list[Outcome]:
+    """Poll the unfinished batches, backing off, and fetch each one as it ends."""
+    first, cap = poll_delays()
+    delay = first
+    outcomes: list[Outcome] = []
+    mine = store.pending()
+    busy_warned = False
+    with _Progress(reporter) as progress:
+        try:
+            while store.pending():
+                for entry in store.pending():
+                    try:
+                        batch = await api.retrieve(entry["id"])
+                        if batch.processing_status == "ended":
+                            outcomes += await _fetch(ws, entry, api, ledger, current, wanted)
+                            entry["status"] = "fetched"
+                            entry["counts"] = batch.request_counts.model_dump()
+                            store.save()
+                        elif batch.processing_status != entry["status"]:
+                            entry["status"] = batch.processing_status
+                            store.save()
+                    except _Transient as e:
+                        if not busy_warned:
+                            reporter.warn(
+                                f"batch: the API is busy or unreachable ({e}); polling on"
+                            )
+                            busy_warned = True
+                progress.update(mine, delay)
+                if store.pending():
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 1.5, cap)
+        except asyncio.CancelledError:
+            left = len(store.pending())
+            reporter.warn(
+                f"stopped while {left} batch(es) are still at the API; "
+                f"`rlm-sub map --resume-batch -w {ws.root}` fetches them without resubmitting"
+            )
+            raise
+    return outcomes
+
+
+def _ended_calls(ledger: Ledger) -> set[str]:
+    """Calls the ledger already holds an end for (from a fetch a kill cut short)."""
+    if ledger.path is None:
+        return set()
+    return {e["call"] for e in read_events(ledger.path) if e.get("ev") == "end" and "call" in e}
+
+
+async def _fetch(
+    ws: Workspace,
+    entry: dict[str, Any],
+    api: BatchApi,
+    ledger: Ledger,
+    current: dict[str, str],
+    wanted: dict[str, Job],
+) -> list[Outcome]:
+    """Write an ended batch's results as result files, line by line, and book their spend."""
+    model = entry["model"]
+    by_custom_id = {r["custom_id"]: r for r in entry["requests"]}
+    ended = _ended_calls(ledger)
+    outcomes: list[Outcome] = []
+    ends: list[tuple[str, dict[str, Any]]] = []
+    done: set[str] = set()
+
+    def settle(r: dict[str, Any], status: str, error: str | None, message: Any) -> None:
+        record, text = _record(r, entry, model, status, error, message)
+        _write(ws, r, record, text, current)
+        if r["call"] not in ended:
+            usage, dollars = record["usage"], record["cost_usd"]
+            fields = _end_fields(
+                r, entry["depth"], model, status, usage, dollars, error, entry["submitted"]
+            )
+            ends.append((r["call"], fields))
+        job = wanted.get(r["key"])
+        if job is not None:
+            outcomes.append(Outcome(job, status, text, record))
+        done.add(r["custom_id"])
+
+    why_missing = "the batch returned no result for this request; re-run"
+    try:
+        async for line in api.results(entry["id"]):
+            r = by_custom_id.get(line.custom_id)
+            if r is not None and line.custom_id not in done:
+                settle(r, *_read_result(line.result))
+    except _Gone as e:
+        why_missing = (
+            f"the batch's results could not be downloaded ({e}); re-run to submit it again"
+        )
+    for custom_id, r in by_custom_id.items():
+        if custom_id not in done:
+            settle(r, "failed", why_missing, None)
+    ledger.end_many(ends)
+    return outcomes
+
+
+def _read_result(result: Any) -> tuple[str, str | None, Any]:
+    """(status, error, message) of one result line."""
+    if result.type == "succeeded":
+        return "ok", None, result.message
+    if result.type == "errored":
+        error = getattr(result.error, "error", None)
+        etype, message = getattr(error, "type", "error"), getattr(error, "message", str(error))
+        why = f"batch request errored: {etype}: {message}"
+        if "prompt is too long" in message:
+            why += "; re-run without --batch, which splits chunks the model finds too long"
+        return "failed", why, None
+    if result.type == "expired":
+        return "failed", "batch request expired: the batch hit its 24 h limit; re-run", None
+    if result.type == "canceled":
+        return "failed", "batch request canceled before it was processed; re-run", None
+    return "failed", f"batch result of unknown type {result.type!r}; re-run", None
+
+
+def _record(
+    r: dict[str, Any],
+    entry: dict[str, Any],
+    model: str,
+    status: str,
+    error: str | None,
+    message: Any,
+) -> tuple[dict[str, Any], str | None]:
+    """The result record (fields as the live path writes them) and the answer text."""
+    usage = dict.fromkeys(USAGE_FIELDS, 0)
+    text, stop = None, ""
+    if message is not None:
+        text = "".join(b.text for b in message.content if b.type == "text")
+        usage = {f: getattr(message.usage, f, None) or 0 for f in USAGE_FIELDS}
+        stop = message.stop_reason or ""
+    record = {
+        "id": r["id"],
+        "kind": r["kind"],
+        "key": r["key"],
+        "model": model,
+        "depth": entry["depth"],
+        **r["meta"],
+        "status": status,
+        "error": error,
+        "usage": usage,
+        "cost_usd": round(cost(model, usage, batch=True) or 0.0, 6),
+        "attempts": 1,
+        "calls": 1,
+        "call_ids": [r["call"]],
+        "parts": 1 if text is not None else 0,
+        "stop_reason": stop,
+        "truncated": stop == "max_tokens",
+        "started": entry["submitted"],
+        "duration_s": round(time.time() - entry["submitted"], 3),
+        "batch": True,
+        "batch_id": entry["id"],
+    }
+    return record, text
+
+
+def _write(
+    ws: Workspace,
+    r: dict[str, Any],
+    record: dict[str, Any],
+    text: str | None,
+    current: dict[str, str],
+) -> None:
+    """Write the result files, unless the slot already holds an answer for the current chunk."""
+    slot = ws.results_dir / r["id"]
+    existing = read_json(slot.with_suffix(".json"))
+    if existing and existing.get("status") == "ok" and existing.get("key") == current.get(r["id"]):
+        return  # answered meanwhile (live, or by another batch): keep it
+    md = slot.with_suffix(".md")
+    if text is not None:
+        atomic_write(md, text)
+    else:
+        md.unlink(missing_ok=True)  # never leave an older answer beside a failure record
+    write_json(slot.with_suffix(".json"), record)
