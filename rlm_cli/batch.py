@@ -20,32 +20,27 @@ import json
 import os
 import re
 import time
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from rlm_cli.backends import USAGE_FIELDS, check_credentials
+from rlm_cli.backends import USAGE_FIELDS, Request, message_params
+from rlm_cli.backends.anthropic_batches import BatchApi, Gone, Transient, read_result
+from rlm_cli.batch_store import Store
 from rlm_cli.chunking import estimate_tokens
 from rlm_cli.errors import RlmError
 from rlm_cli.ledger import BudgetBusy, BudgetExceeded, Ledger, read_events
 from rlm_cli.pricing import cost
-from rlm_cli.runner import BUDGET_POLL, Job, Outcome
-from rlm_cli.workspace import Workspace, atomic_write, read_json, write_json
+from rlm_cli.progress import StatusLine
+from rlm_cli.runner import BUDGET_POLL, Job, Outcome, store_result
+from rlm_cli.workspace import Workspace, read_json
 
 if TYPE_CHECKING:
     from rlm_cli.pipeline import Context
 
-VERSION = 1
 MAX_REQUESTS = 100_000  # the API's limits per batch
 MAX_BYTES = 250 * 1024 * 1024  # 256 MB, less a margin for the envelope
 FIRST_POLL = 5.0  # seconds; RLM_BATCH_POLL overrides, and polls back off to MAX_POLL
 MAX_POLL = 60.0
-HEARTBEAT = 60.0  # a plain progress line at least this often when nothing changes
 CUSTOM_ID_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
-
-
-class _Transient(Exception):
-    """The API could not be reached or was busy: try again at the next poll."""
 
 
 def _env_number(name: str, default: float, minimum: float) -> float:
@@ -73,157 +68,6 @@ def poll_delays() -> tuple[float, float]:
     """The first wait between polls and the longest one it backs off to."""
     first = _env_number("RLM_BATCH_POLL", FIRST_POLL, 0.001)
     return first, max(first, min(MAX_POLL, 20 * first))
-
-
-def message_params(job: Job, material: str, model: str, max_tokens: int) -> dict[str, Any]:
-    """The Messages request for one job, exactly as the live backend sends it (so answers match)."""
-    return {
-        "model": model,
-        "max_tokens": max_tokens,
-        "system": [{"type": "text", "text": job.system, "cache_control": {"type": "ephemeral"}}],
-        "messages": [{"role": "user", "content": job.render(material)}],
-    }
-
-
-class Store:
-    """batches.json: the batches of one map task, with what each request is for."""
-
-    def __init__(self, ws: Workspace) -> None:
-        self.path = ws.root / "batches.json"
-        self.data: dict[str, Any] = read_json(self.path) or {}
-        if self.data and self.data.get("version") != VERSION:
-            raise RlmError(
-                f"{self.path} was written by another rlm-sub version: fetch its batches with "
-                "that version, or delete the file to abandon them"
-            )
-
-    @property
-    def batches(self) -> list[dict[str, Any]]:
-        return self.data.get("batches", [])
-
-    def pending(self) -> list[dict[str, Any]]:
-        """Batches whose results have not been fetched yet."""
-        return [b for b in self.batches if b["status"] != "fetched"]
-
-    def start(self, identity: dict[str, Any]) -> None:
-        """Make this file hold batches for identity; refuse while another task's are unfinished."""
-        if self.data and {k: self.data.get(k) for k in identity} == identity:
-            return
-        if self.pending():
-            raise RlmError(
-                f"{self.path} holds {len(self.pending())} unfinished batch(es) for another task "
-                f"or model ({self.data.get('task', '?')[:60]!r}, {self.data.get('model')}): "
-                f"finish them with `rlm-sub map --resume-batch -w {self.path.parent}`, or delete "
-                "the file to abandon them (they are billed either way)"
-            )
-        self.data = {"version": VERSION, **identity, "batches": []}
-
-    def save(self) -> None:
-        write_json(self.path, self.data)
-
-
-def saved_task(ws: Workspace, task: str | None) -> tuple[str, str, int]:
-    """The task, model and max_tokens of the batches saved in a workspace, for --resume-batch.
-
-    task, when the command line gives one, must be the saved one.
-    """
-    store = Store(ws)
-    if not store.batches:
-        raise RlmError(
-            f"no saved batches in {ws.root} (no batches.json): submit them with "
-            f"`rlm-sub map PROMPT --batch -w {ws.root}`"
-        )
-    if task is not None and task != store.data["task"]:
-        raise RlmError(
-            f"the saved batches in {store.path} are for another prompt: leave PROMPT out to "
-            "resume them, or use --batch to submit this one"
-        )
-    return store.data["task"], store.data["model"], store.data["max_tokens"]
-
-
-class BatchApi:
-    """The SDK's batch methods, with failures turned into RlmError (fatal) or _Transient."""
-
-    def __init__(self) -> None:
-        check_credentials()
-        import anthropic
-
-        self.sdk = anthropic
-        self.client = anthropic.AsyncAnthropic(max_retries=2)
-
-    async def create(self, requests: list[dict[str, Any]]) -> Any:
-        """Submit one batch; no retry, since a retried create could submit (and bill) it twice."""
-        try:
-            return await self.client.with_options(max_retries=0).messages.batches.create(
-                requests=requests  # type: ignore[arg-type]
-            )
-        except self.sdk.APIStatusError as e:
-            raise RlmError(
-                f"the batch was not accepted ({_detail(e)}); nothing was submitted. "
-                + _fix(e.status_code)
-            ) from None
-        except self.sdk.APIConnectionError as e:
-            raise RlmError(
-                f"could not reach the API to submit a batch ({e}); check the network and "
-                "re-run: chunks already submitted are kept in batches.json"
-            ) from None
-
-    async def retrieve(self, batch_id: str) -> Any:
-        """The batch's current state."""
-        try:
-            return await self.client.messages.batches.retrieve(batch_id)
-        except self.sdk.APIStatusError as e:
-            if e.status_code in RETRYABLE_STATUS:
-                raise _Transient(_detail(e)) from None
-            raise RlmError(f"cannot look up batch {batch_id} ({_detail(e)}). {_fix(e)}") from None
-        except self.sdk.APIConnectionError as e:
-            raise _Transient(str(e)) from None
-
-    async def results(self, batch_id: str) -> AsyncIterator[Any]:
-        """The batch's result lines; _Gone when they cannot be downloaded any more."""
-        try:
-            lines = await self.client.messages.batches.results(batch_id)
-            async for line in lines:
-                yield line
-        except self.sdk.APIStatusError as e:
-            if e.status_code in RETRYABLE_STATUS:
-                raise _Transient(_detail(e)) from None
-            raise _Gone(_detail(e)) from None
-        except self.sdk.APIConnectionError as e:
-            raise _Transient(str(e)) from None
-
-    async def aclose(self) -> None:
-        await self.client.close()
-
-
-class _Gone(Exception):
-    """A batch's results cannot be downloaded any more (they are kept 29 days)."""
-
-
-def _detail(e: Any) -> str:
-    """'STATUS type: message' from an SDK status error."""
-    body = e.body if isinstance(e.body, dict) else {}
-    error = body.get("error") if isinstance(body.get("error"), dict) else body
-    etype = error.get("type", "") if isinstance(error, dict) else ""
-    message = error.get("message", str(e)) if isinstance(error, dict) else str(e)
-    return f"{e.status_code} {etype}: {message}"
-
-
-def _fix(e: Any) -> str:
-    """What to do about a status the batch API refused a request with."""
-    status = getattr(e, "status_code", e)
-    if status == 401:
-        return "Check ANTHROPIC_API_KEY."
-    if status == 403:
-        return "Check the key's workspace and model access."
-    if status == 404:
-        return (
-            "Check --model; a saved batch that is not found may belong to another key: delete "
-            "batches.json to abandon it."
-        )
-    if status == 413:
-        return "Lower RLM_BATCH_MAX_BYTES to submit smaller batches."
-    return "Re-run to try again, or drop --batch to call the model directly."
 
 
 async def batch_map(
@@ -283,7 +127,10 @@ def _plan(jobs: list[Job], model: str, max_tokens: int, has_cost_limit: bool) ->
                 f"--max-cost needs a known price, and model {model} is not in the price table "
                 "(rlm_cli/pricing.py): choose a listed model or use --max-tokens instead"
             )
-        body = {"custom_id": job.id, "params": message_params(job, material, model, max_tokens)}
+        body = {
+            "custom_id": job.id,
+            "params": message_params(Request(job.system, job.render(material), model, max_tokens)),
+        }
         n = len(json.dumps(body).encode("utf-8")) + 2
         if n > max_bytes:
             raise RlmError(
@@ -370,7 +217,9 @@ async def _submit(group: list[tuple], ctx: Context, api: BatchApi) -> dict[str, 
     requests, entries = [], []
     for (job, _, _), call in zip(group, calls, strict=True):
         custom_id = job.id if CUSTOM_ID_RE.match(job.id) else f"r{len(requests)}"
-        params = message_params(job, job.material(), s.model, s.max_tokens)
+        params = message_params(
+            Request(job.system, job.render(job.material()), s.model, s.max_tokens)
+        )
         requests.append({"custom_id": custom_id, "params": params})
         entries.append(
             {
@@ -430,42 +279,14 @@ def _end_fields(
     }
 
 
-class _Progress:
-    """A status line on a terminal, or a plain line when something changes (and now and then)."""
-
-    def __init__(self, reporter: Any) -> None:
-        self.reporter = reporter
-        self.status: Any = None
-        self.last_line = ""
-        self.last_time = 0.0
-        self.started = time.monotonic()
-
-    def __enter__(self) -> _Progress:
-        if self.reporter.live:
-            from rich.console import Console
-
-            self.status = Console(stderr=True).status("batch: waiting for the first poll")
-            self.status.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.status is not None:
-            self.status.stop()
-
-    def update(self, batches: list[dict[str, Any]], delay: float) -> None:
-        ended = [b for b in batches if b["status"] == "fetched"]
-        requests = sum(len(b["requests"]) for b in batches)
-        fetched = sum(len(b["requests"]) for b in ended)
-        elapsed = time.monotonic() - self.started
-        line = (
-            f"batch: {len(ended)}/{len(batches)} batches ended, {fetched}/{requests} requests "
-            f"fetched"
-        )
-        if self.status is not None:
-            self.status.update(f"{line}; next look in {delay:.0f}s ({elapsed:.0f}s elapsed)")
-        elif line != self.last_line or time.monotonic() - self.last_time >= HEARTBEAT:
-            self.reporter.info(f"{line} ({elapsed:.0f}s elapsed)")
-            self.last_line, self.last_time = line, time.monotonic()
+def _progress_line(batches: list[dict[str, Any]]) -> str:
+    """How far the batches are: ended batches and fetched requests."""
+    ended = [b for b in batches if b["status"] == "fetched"]
+    requests = sum(len(b["requests"]) for b in batches)
+    fetched = sum(len(b["requests"]) for b in ended)
+    return (
+        f"batch: {len(ended)}/{len(batches)} batches ended, {fetched}/{requests} requests fetched"
+    )
 
 
 async def _poll(
@@ -483,7 +304,7 @@ async def _poll(
     outcomes: list[Outcome] = []
     mine = store.pending()
     busy_warned = False
-    with _Progress(reporter) as progress:
+    with StatusLine(reporter, "batch: waiting for the first poll") as progress:
         try:
             while store.pending():
                 for entry in store.pending():
@@ -497,13 +318,13 @@ async def _poll(
                         elif batch.processing_status != entry["status"]:
                             entry["status"] = batch.processing_status
                             store.save()
-                    except _Transient as e:
+                    except Transient as e:
                         if not busy_warned:
                             reporter.warn(
                                 f"batch: the API is busy or unreachable ({e}); polling on"
                             )
                             busy_warned = True
-                progress.update(mine, delay)
+                progress.update(_progress_line(mine), f"next look in {delay:.0f}s")
                 if store.pending():
                     await asyncio.sleep(delay)
                     delay = min(delay * 1.5, cap)
@@ -559,8 +380,8 @@ async def _fetch(
         async for line in api.results(entry["id"]):
             r = by_custom_id.get(line.custom_id)
             if r is not None and line.custom_id not in done:
-                settle(r, *_read_result(line.result))
-    except _Gone as e:
+                settle(r, *read_result(line.result))
+    except Gone as e:
         why_missing = (
             f"the batch's results could not be downloaded ({e}); re-run to submit it again"
         )
@@ -569,24 +390,6 @@ async def _fetch(
             settle(r, "failed", why_missing, None)
     ledger.end_many(ends)
     return outcomes
-
-
-def _read_result(result: Any) -> tuple[str, str | None, Any]:
-    """(status, error, message) of one result line."""
-    if result.type == "succeeded":
-        return "ok", None, result.message
-    if result.type == "errored":
-        error = getattr(result.error, "error", None)
-        etype, message = getattr(error, "type", "error"), getattr(error, "message", str(error))
-        why = f"batch request errored: {etype}: {message}"
-        if "prompt is too long" in message:
-            why += "; re-run without --batch, which splits chunks the model finds too long"
-        return "failed", why, None
-    if result.type == "expired":
-        return "failed", "batch request expired: the batch hit its 24 h limit; re-run", None
-    if result.type == "canceled":
-        return "failed", "batch request canceled before it was processed; re-run", None
-    return "failed", f"batch result of unknown type {result.type!r}; re-run", None
 
 
 def _record(
@@ -641,9 +444,4 @@ def _write(
     existing = read_json(slot.with_suffix(".json"))
     if existing and existing.get("status") == "ok" and existing.get("key") == current.get(r["id"]):
         return  # answered meanwhile (live, or by another batch): keep it
-    md = slot.with_suffix(".md")
-    if text is not None:
-        atomic_write(md, text)
-    else:
-        md.unlink(missing_ok=True)  # never leave an older answer beside a failure record
-    write_json(slot.with_suffix(".json"), record)
+    store_result(slot, text, record)

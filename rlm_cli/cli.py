@@ -258,7 +258,7 @@ def map_command(
     ws = Workspace(workspace)
     task = read_prompt(prompt) if prompt is not None else None
     if resume_batch:
-        from rlm_cli.batch import saved_task
+        from rlm_cli.batch_store import saved_task
 
         task, kw["model"], kw["max_output"] = saved_task(ws, task)
     elif task is None:

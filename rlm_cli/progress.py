@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -66,6 +67,44 @@ class Reporter:
         if self._progress is not None:
             failed = f"[red]{self.failed} failed[/]" if self.failed else ""
             self._progress.update(self._task, advance=1, failed=failed)
+
+
+class StatusLine:
+    """One line of news about a long wait: redrawn on a terminal, else printed when it changes.
+
+    Off a terminal the line is printed again at least every `heartbeat` seconds, so a CI log
+    shows the wait is alive; --quiet silences it.
+    """
+
+    def __init__(self, reporter: Reporter, first: str, heartbeat: float = 60.0) -> None:
+        self.reporter = reporter
+        self.first = first
+        self.heartbeat = heartbeat
+        self.status: Any = None
+        self.last_line = ""
+        self.last_time = 0.0
+        self.started = time.monotonic()
+
+    def __enter__(self) -> StatusLine:
+        if self.reporter.live:
+            from rich.console import Console
+
+            self.status = Console(stderr=True).status(self.first)
+            self.status.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.status is not None:
+            self.status.stop()
+
+    def update(self, line: str, live_suffix: str = "") -> None:
+        """Show line; live_suffix (e.g. when the next look is) only on a terminal."""
+        elapsed = time.monotonic() - self.started
+        if self.status is not None:
+            self.status.update(f"{line}; {live_suffix} ({elapsed:.0f}s elapsed)")
+        elif line != self.last_line or time.monotonic() - self.last_time >= self.heartbeat:
+            self.reporter.info(f"{line} ({elapsed:.0f}s elapsed)")
+            self.last_line, self.last_time = line, time.monotonic()
 
 
 def human(n: float) -> str:

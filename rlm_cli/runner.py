@@ -97,7 +97,7 @@ def tally(outcomes: list[Outcome]) -> tuple[dict[str, int], float]:
     return usage, dollars
 
 
-def _store(slot: Path, text: str | None, record: dict[str, Any]) -> None:
+def store_result(slot: Path, text: str | None, record: dict[str, Any]) -> None:
     """Write a job's answer (or remove a stale one) and then its record, each atomically."""
     md = slot.with_suffix(".md")
     if text is not None:
@@ -150,7 +150,9 @@ class Runner:
 
         async def finish(outcome: Outcome) -> None:
             if outcome.job.slot is not None:
-                await asyncio.to_thread(_store, outcome.job.slot, outcome.text, outcome.record)
+                await asyncio.to_thread(
+                    store_result, outcome.job.slot, outcome.text, outcome.record
+                )
             outcomes.append(outcome)
             self.on_done(outcome)
 

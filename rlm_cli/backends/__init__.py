@@ -53,6 +53,38 @@ class Response:
     cost_usd: float | None = None
 
 
+RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
+
+
+def message_params(request: Request) -> dict[str, Any]:
+    """The Messages API body of a request: the fixed instructions carry a cache breakpoint.
+
+    Live calls and Message Batches both build their bodies here, so they ask the same thing.
+    """
+    params: dict[str, Any] = {
+        "model": request.model,
+        "max_tokens": request.max_tokens,
+        "system": [
+            {"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}
+        ],
+        "messages": request.messages or [{"role": "user", "content": request.user}],
+    }
+    if request.tools:
+        params["tools"] = request.tools
+    if request.tool_choice:
+        params["tool_choice"] = request.tool_choice
+    return params
+
+
+def error_detail(e: Any) -> str:
+    """'STATUS type: message' from an API status error, whatever shape its body has."""
+    body = e.body if isinstance(e.body, dict) else {}
+    error = body.get("error") if isinstance(body.get("error"), dict) else body
+    etype = error.get("type", "") if isinstance(error, dict) else ""
+    message = error.get("message", str(e)) if isinstance(error, dict) else str(e)
+    return f"{e.status_code} {etype}: {message}".strip()
+
+
 class CallError(Exception):
     """A failed call, classified so the runner knows what to do next.
 

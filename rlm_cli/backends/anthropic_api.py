@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import anthropic
 
-from rlm_cli.backends import USAGE_FIELDS, CallError, Request, Response, check_credentials
+from rlm_cli.backends import (
+    RETRYABLE_STATUS,
+    USAGE_FIELDS,
+    CallError,
+    Request,
+    Response,
+    check_credentials,
+    error_detail,
+    message_params,
+)
 from rlm_cli.errors import RlmError
 
 # Above this many output tokens a non-streaming request risks the SDK's long-request
 # guard and idle-connection timeouts, so the answer is streamed instead.
 STREAM_ABOVE_MAX_TOKENS = 8192
-RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
 RETRYABLE_ERROR_TYPES = {"overloaded_error", "rate_limit_error", "api_error", "timeout_error"}
 
 
@@ -26,19 +32,7 @@ class AnthropicBackend:
 
     async def call(self, request: Request, timeout: float) -> Response:
         """Make one attempt; classify any failure as a CallError."""
-        params: dict[str, Any] = {
-            "model": request.model,
-            "max_tokens": request.max_tokens,
-            "system": [
-                {"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}
-            ],
-            "messages": request.messages or [{"role": "user", "content": request.user}],
-            "timeout": timeout,
-        }
-        if request.tools:
-            params["tools"] = request.tools
-        if request.tool_choice:
-            params["tool_choice"] = request.tool_choice
+        params = {**message_params(request), "timeout": timeout}
         try:
             if request.max_tokens > STREAM_ABOVE_MAX_TOKENS:
                 async with self.client.messages.stream(**params) as stream:
@@ -80,13 +74,10 @@ class AnthropicBackend:
 
 def _classify(e: anthropic.APIStatusError) -> CallError:
     """Map an API error to what the runner should do about it."""
-    body = e.body if isinstance(e.body, dict) else {}
-    error = body.get("error") if isinstance(body.get("error"), dict) else body
-    etype = error.get("type", "") if isinstance(error, dict) else ""
-    message = error.get("message", str(e)) if isinstance(error, dict) else str(e)
     status = e.status_code
-    detail = f"{status} {etype}: {message}".strip()
-    if "prompt is too long" in message or status == 413:
+    detail = error_detail(e)
+    etype = detail.split(" ", 1)[-1].split(":", 1)[0]
+    if "prompt is too long" in detail or status == 413:
         return CallError("overflow", detail, status)
     if status in RETRYABLE_STATUS or etype in RETRYABLE_ERROR_TYPES:
         return CallError("retryable", detail, status, _retry_after(e.response.headers))
