@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import os
 import sys
-from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import click
 
 from rlm_cli import __version__
-from rlm_cli.errors import EXIT_BUDGET, EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_PARTIAL, RlmError
+from rlm_cli.cli_views import install_skill, report, status, trace_command
+from rlm_cli.errors import EXIT_BUDGET, EXIT_CODES_HELP, EXIT_PARTIAL, RlmError
+from rlm_cli.invoke import (
+    cli_errors,
+    default_workspace,
+    emit_json,
+    read_prompt,
+    run_async,
+    show_plan,
+    stage_inputs,
+    write_answer,
+)
 from rlm_cli.options import (
     ENV_HELP,
     agent_options,
@@ -28,136 +35,6 @@ from rlm_cli.options import (
     shard_option,
     workspace_option,
 )
-
-
-def read_prompt(prompt: str) -> str:
-    """The task text; '@FILE' reads it from a file, so long prompts never need to fit in argv."""
-    if prompt.startswith("@") and len(prompt) > 1:
-        try:
-            prompt = Path(prompt[1:]).read_text(encoding="utf-8")
-        except OSError as e:
-            raise RlmError(f"cannot read prompt file {prompt[1:]}: {e.strerror}") from e
-    if not prompt.strip():
-        raise RlmError("the prompt is empty: say what the sub-agents should do")
-    return prompt.strip()
-
-
-def default_workspace(task: str, paths: tuple[str, ...]) -> Path:
-    """.rlm/<task-name>-<hash of task and inputs>: the same command resumes in the same place."""
-    from rlm_cli.workspace import slugify
-
-    digest = hashlib.sha256("\0".join([task, *map(os.path.abspath, paths)]).encode()).hexdigest()
-    return Path(".rlm") / f"{slugify(task)}-{digest[:8]}"
-
-
-def write_answer(*paths: Path | None, text: str) -> None:
-    """Write the answer, atomically and newline-terminated, to each path given."""
-    from rlm_cli.workspace import atomic_write
-
-    for path in paths:
-        if path is not None:
-            atomic_write(path, text if text.endswith("\n") else text + "\n")
-
-
-def show_plan(
-    ws: Any, task: str, kw: dict[str, Any], quiet: bool, as_json: bool, **how: Any
-) -> None:
-    """Print what a map (and its reduce) would spend, as text or JSON, and exit 0."""
-    import json
-
-    from rlm_cli.plan import plan_map, render
-
-    plan = run_async(kw, quiet, lambda ctx: plan_map(ws, task, ctx, **how))
-    click.echo(json.dumps(plan, indent=2) if as_json else render(plan))
-    sys.exit(0)
-
-
-def emit_json(obj: dict[str, Any], code: int) -> None:
-    """Print a command's result as one JSON object with its exit code and what it means."""
-    import json
-
-    from rlm_cli.errors import EXIT_MEANINGS
-
-    click.echo(
-        json.dumps({**obj, "exit_code": code, "exit_meaning": EXIT_MEANINGS[code]}, indent=2)
-    )
-    sys.exit(code)
-
-
-def run_async(
-    kw: dict[str, Any], quiet: bool, make: Callable[[Any], Coroutine[Any, Any, Any]]
-) -> Any:
-    """Run one coroutine with the command's context (lazy backend, ledger); Ctrl-C keeps work."""
-    import asyncio  # here, not at the top: it is ~60% of start-up for commands that make no call
-
-    from rlm_cli.ledger import Budget
-    from rlm_cli.pipeline import Context, LazyBackend
-    from rlm_cli.progress import Reporter
-    from rlm_cli.tree import Tree
-
-    tree = Tree.from_env(kw["max_depth"])
-    ctx = Context(
-        backend=LazyBackend(kw["backend"], tree),
-        settings=make_settings(kw),
-        reporter=Reporter(quiet),
-        tree=tree,
-        budget=Budget(kw["max_calls"], kw["max_tokens"], kw["max_cost"]),
-        agentic=kw.get("agentic", False),
-        max_turns=kw.get("max_turns", 12),
-        shard=kw.get("shard"),
-    )
-
-    async def main() -> Any:
-        try:
-            return await make(ctx)
-        finally:
-            await ctx.backend.aclose()
-
-    try:
-        return asyncio.run(main())
-    except KeyboardInterrupt:
-        click.echo("interrupted: finished results are kept; re-run to resume", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-
-
-def stage_inputs(workspace: Path, paths: tuple[str, ...], kw: dict[str, Any], reporter) -> None:
-    """Stage inputs into the workspace and print the summary."""
-    from rlm_cli.progress import human
-    from rlm_cli.sources import Filters
-    from rlm_cli.stage import stage
-    from rlm_cli.workspace import Workspace
-
-    filters = Filters(
-        include=list(kw["include"]),
-        exclude=list(kw["exclude"]),
-        gitignore=not kw["no_gitignore"],
-        max_file_bytes=kw["max_file_bytes"],
-    )
-    manifest, s = stage(
-        Workspace(workspace), list(paths), filters, kw["chunk_tokens"], kw["per_file"]
-    )
-    skipped = f", skipped {s.skipped} (see manifest.json)" if s.skipped else ""
-    excluded = f", excluded {s.excluded}" if s.excluded else ""
-    reporter.info(
-        f"chunk: {s.files} files ({human(s.bytes)}B, ~{human(s.tokens)} tokens) -> {s.chunks} chunks "
-        f"of <= {kw['chunk_tokens']:,} tokens{skipped}{excluded}; {s.seconds:.1f}s; in {workspace}"
-    )
-    for f in manifest["files"]:
-        if f.get("note"):
-            reporter.warn(f"{f['path']}: {f['note']}")
-
-
-def cli_errors(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn OS errors on the workspace into clear messages instead of tracebacks."""
-
-    @functools.wraps(f)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return f(*args, **kwargs)
-        except OSError as e:
-            raise RlmError(f"{e.strerror or e}: {e.filename or ''}".rstrip(": ")) from e
-
-    return wrapper
 
 
 @click.group(
@@ -570,147 +447,8 @@ def plan(
     )
 
 
-@cli.command()
-@workspace_option(required=True)
-@click.option("--json", "as_json", is_flag=True, help="Print the status as one JSON object.")
-@cli_errors
-def status(workspace: Path, as_json: bool) -> None:
-    """Show a workspace's chunks and results, and what its whole recursion tree spent.
-
-    Calls, tokens and dollars come from the workspace's trace.jsonl, where every process of
-    the tree (sub-agents that ran rlm-sub themselves included) books its calls, broken down
-    by depth and by model. Works while a run is going (calls in flight) and after it.
-
-    \b
-    Examples:
-      rlm-sub status -w .rlm/repo
-      rlm-sub status -w .rlm/repo --json | jq .calls.cost_usd
-    """
-    import json
-
-    from rlm_cli.status import gather, render
-    from rlm_cli.workspace import Workspace
-
-    info = gather(Workspace(workspace))
-    click.echo(json.dumps(info, indent=2) if as_json else render(info))
-
-
-def run_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--run",
-        "run_id",
-        default="latest",
-        show_default=True,
-        metavar="ID|latest|all",
-        help="Which run of the workspace to show (a unique prefix of its id will do).",
-    )(f)
-
-
-@cli.command(name="trace")
-@workspace_option(required=True)
-@run_option
-@click.option(
-    "--limit",
-    type=click.IntRange(min=1),
-    default=20,
-    show_default=True,
-    help="Siblings shown per node; the rest are summed up in one line per kind.",
-)
-@click.option(
-    "--slowest",
-    type=click.IntRange(min=0),
-    default=5,
-    show_default=True,
-    help="How many of the slowest calls to list.",
-)
-@cli_errors
-def trace_command(workspace: Path, run_id: str, limit: int, slowest: int) -> None:
-    """Draw the call tree of a workspace's run, with totals, the slowest and the failed calls.
-
-    Reads trace.jsonl, where every process of the recursion tree booked its model calls.
-    Each call sits under the call it was made for (a solve turn, or the sub-agent whose
-    rlm-sub made it), with the tools a solve turn ran listed under the turn. Below the tree:
-    calls, failures, tokens and dollars per depth, the slowest calls, and every failed call
-    with its error. Makes no model call; works during a run too.
-
-    \b
-    Examples:
-      rlm-sub trace -w .rlm/repo
-      rlm-sub trace -w .rlm/repo --run all --limit 5
-      rlm-sub trace -w .rlm/repo | less -R
-    """
-    from rlm_cli.trace import load
-    from rlm_cli.trace_view import render
-    from rlm_cli.workspace import Workspace
-
-    render(load(Workspace(workspace), run_id), limit, slowest)
-
-
-@cli.command()
-@workspace_option(required=True)
-@run_option
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Where to write the HTML file [default: DIR/report.html].",
-)
-@cli_errors
-def report(workspace: Path, run_id: str, output: Path | None) -> None:
-    """Write one self-contained HTML file about a run: call tree, timeline, costs, answer.
-
-    The file has everything inline (no network fetch of any kind): the call tree with a
-    link from each call to its result file, a timeline with one bar per call (colour by
-    status, retried calls marked), tokens and dollars by depth and by model, the failed
-    and slowest calls, and final.md. Links are relative to where the report is written,
-    so keep it inside the workspace to move both together. Prints the file's path.
-
-    \b
-    Examples:
-      rlm-sub report -w .rlm/repo                  # .rlm/repo/report.html
-      rlm-sub report -w .rlm/repo -o review.html --run all
-    """
-    from rlm_cli.report import write_report
-    from rlm_cli.trace import load
-    from rlm_cli.workspace import Workspace
-
-    ws = Workspace(workspace)
-    path = output or ws.root / "report.html"
-    write_report(ws, load(ws, run_id), path)
-    click.echo(str(path))
-
-
-@cli.command(name="install-skill")
-@click.option(
-    "--project",
-    is_flag=True,
-    help="Install into ./.claude/skills/rlm (this project) instead of ~/.claude/skills/rlm.",
-)
-@click.option(
-    "--dir",
-    "skills_dir",
-    metavar="PATH",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Install into PATH/rlm: the skills folder of any agent.",
-)
-@click.option("--force", is_flag=True, help="Overwrite files that were edited since installed.")
-@cli_errors
-def install_skill(project: bool, skills_dir: Path | None, force: bool) -> None:
-    """Install the rlm Agent Skill so a coding agent can use rlm-sub.
-
-    Copies SKILL.md, its reference files (skill/) and the driver scripts (scripts/) into a
-    folder named rlm in a skills folder, and prints the folder's path. Running it again
-    updates the skill; files edited since the last install are kept unless --force.
-
-    \b
-    Examples:
-      rlm-sub install-skill                      # ~/.claude/skills/rlm, for every project
-      rlm-sub install-skill --project            # ./.claude/skills/rlm, to commit with a repo
-      rlm-sub install-skill --dir ~/.agents/skills
-    """
-    from rlm_cli.install_skill import install_command
-
-    click.echo(install_command(project, skills_dir, force))
+for _command in (status, trace_command, report, install_skill):
+    cli.add_command(_command)
 
 
 def main() -> None:

@@ -296,3 +296,14 @@ def batch_options(resume: bool) -> Callable[[Callable[..., Any]], Callable[..., 
         )(f)
 
     return decorate
+
+
+def run_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--run",
+        "run_id",
+        default="latest",
+        show_default=True,
+        metavar="ID|latest|all",
+        help="Which run of the workspace to show (a unique prefix of its id will do).",
+    )(f)

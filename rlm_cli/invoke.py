@@ -1,0 +1,146 @@
+"""How a command runs: its prompt, workspace and context, its answer files, JSON and errors."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import click
+
+from rlm_cli.errors import EXIT_INTERRUPTED, RlmError
+from rlm_cli.options import make_settings
+
+
+def read_prompt(prompt: str) -> str:
+    """The task text; '@FILE' reads it from a file, so long prompts never need to fit in argv."""
+    if prompt.startswith("@") and len(prompt) > 1:
+        try:
+            prompt = Path(prompt[1:]).read_text(encoding="utf-8")
+        except OSError as e:
+            raise RlmError(f"cannot read prompt file {prompt[1:]}: {e.strerror}") from e
+    if not prompt.strip():
+        raise RlmError("the prompt is empty: say what the sub-agents should do")
+    return prompt.strip()
+
+
+def default_workspace(task: str, paths: tuple[str, ...]) -> Path:
+    """.rlm/<task-name>-<hash of task and inputs>: the same command resumes in the same place."""
+    from rlm_cli.workspace import slugify
+
+    digest = hashlib.sha256("\0".join([task, *map(os.path.abspath, paths)]).encode()).hexdigest()
+    return Path(".rlm") / f"{slugify(task)}-{digest[:8]}"
+
+
+def write_answer(*paths: Path | None, text: str) -> None:
+    """Write the answer, atomically and newline-terminated, to each path given."""
+    from rlm_cli.workspace import atomic_write
+
+    for path in paths:
+        if path is not None:
+            atomic_write(path, text if text.endswith("\n") else text + "\n")
+
+
+def show_plan(
+    ws: Any, task: str, kw: dict[str, Any], quiet: bool, as_json: bool, **how: Any
+) -> None:
+    """Print what a map (and its reduce) would spend, as text or JSON, and exit 0."""
+    import json
+
+    from rlm_cli.plan import plan_map, render
+
+    plan = run_async(kw, quiet, lambda ctx: plan_map(ws, task, ctx, **how))
+    click.echo(json.dumps(plan, indent=2) if as_json else render(plan))
+    sys.exit(0)
+
+
+def emit_json(obj: dict[str, Any], code: int) -> None:
+    """Print a command's result as one JSON object with its exit code and what it means."""
+    import json
+
+    from rlm_cli.errors import EXIT_MEANINGS
+
+    click.echo(
+        json.dumps({**obj, "exit_code": code, "exit_meaning": EXIT_MEANINGS[code]}, indent=2)
+    )
+    sys.exit(code)
+
+
+def run_async(
+    kw: dict[str, Any], quiet: bool, make: Callable[[Any], Coroutine[Any, Any, Any]]
+) -> Any:
+    """Run one coroutine with the command's context (lazy backend, ledger); Ctrl-C keeps work."""
+    import asyncio  # here, not at the top: it is ~60% of start-up for commands that make no call
+
+    from rlm_cli.ledger import Budget
+    from rlm_cli.pipeline import Context, LazyBackend
+    from rlm_cli.progress import Reporter
+    from rlm_cli.tree import Tree
+
+    tree = Tree.from_env(kw["max_depth"])
+    ctx = Context(
+        backend=LazyBackend(kw["backend"], tree),
+        settings=make_settings(kw),
+        reporter=Reporter(quiet),
+        tree=tree,
+        budget=Budget(kw["max_calls"], kw["max_tokens"], kw["max_cost"]),
+        agentic=kw.get("agentic", False),
+        max_turns=kw.get("max_turns", 12),
+        shard=kw.get("shard"),
+    )
+
+    async def main() -> Any:
+        try:
+            return await make(ctx)
+        finally:
+            await ctx.backend.aclose()
+
+    try:
+        return asyncio.run(main())
+    except KeyboardInterrupt:
+        click.echo("interrupted: finished results are kept; re-run to resume", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+
+
+def stage_inputs(workspace: Path, paths: tuple[str, ...], kw: dict[str, Any], reporter) -> None:
+    """Stage inputs into the workspace and print the summary."""
+    from rlm_cli.progress import human
+    from rlm_cli.sources import Filters
+    from rlm_cli.stage import stage
+    from rlm_cli.workspace import Workspace
+
+    filters = Filters(
+        include=list(kw["include"]),
+        exclude=list(kw["exclude"]),
+        gitignore=not kw["no_gitignore"],
+        max_file_bytes=kw["max_file_bytes"],
+    )
+    manifest, s = stage(
+        Workspace(workspace), list(paths), filters, kw["chunk_tokens"], kw["per_file"]
+    )
+    skipped = f", skipped {s.skipped} (see manifest.json)" if s.skipped else ""
+    excluded = f", excluded {s.excluded}" if s.excluded else ""
+    reporter.info(
+        f"chunk: {s.files} files ({human(s.bytes)}B, ~{human(s.tokens)} tokens) -> {s.chunks} chunks "
+        f"of <= {kw['chunk_tokens']:,} tokens{skipped}{excluded}; {s.seconds:.1f}s; in {workspace}"
+    )
+    for f in manifest["files"]:
+        if f.get("note"):
+            reporter.warn(f"{f['path']}: {f['note']}")
+
+
+def cli_errors(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn OS errors on the workspace into clear messages instead of tracebacks."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except OSError as e:
+            raise RlmError(f"{e.strerror or e}: {e.filename or ''}".rstrip(": ")) from e
+
+    return wrapper
