@@ -4,7 +4,8 @@
 #
 # A driver sets RLM_JOB (e.g. "review"), defines usage(), parses its own arguments with the
 # helpers below, writes its prompt with rlm_prompt_file, and calls rlm_run.
-# Globals it may read afterwards: RLM_OUT (absolute output dir), RLM_EXTRA (args after --).
+# Globals it may read afterwards: RLM_OUT (absolute output dir), RLM_EXTRA (args after --),
+# RLM_ARGS (its positional arguments).
 
 RLM_PROG=$(basename "$0")
 RLM_OUT=""
@@ -31,6 +32,24 @@ rlm_need_value() {
   if [ "$2" -lt 2 ]; then
     rlm_usage_error "option $1 needs a value"
   fi
+}
+
+# rlm_common_arg "$@": take the argument(s) at the front that every driver understands:
+# -h/--help, -o/--output DIR, -- (the rest goes to rlm-sub), an unknown option (a usage
+# error), or a positional argument (appended to RLM_ARGS). Sets RLM_SHIFT to how many were
+# used, for the caller's `shift "$RLM_SHIFT"`. A driver handles its own options before it.
+RLM_ARGS=()
+# shellcheck disable=SC2034  # RLM_SHIFT is read by the driver that sources this file
+rlm_common_arg() {
+  RLM_SHIFT=1
+  case $1 in
+    -h | --help) usage; exit 0 ;;
+    -o | --output) rlm_need_value "$1" $#; RLM_OUT=$2; RLM_SHIFT=2 ;;
+    --output=*) RLM_OUT=${1#*=} ;;
+    --) shift; RLM_EXTRA=("$@"); RLM_SHIFT=$(($# + 1)) ;;
+    -?*) rlm_usage_error "unknown option: $1 (options for rlm-sub go after --)" ;;
+    *) RLM_ARGS+=("$1") ;;
+  esac
 }
 
 # Every input path must exist ('-' is stdin).

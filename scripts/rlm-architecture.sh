@@ -35,16 +35,12 @@ focus=""
 paths=()
 while [ $# -gt 0 ]; do
   case $1 in
-    -h | --help) usage; exit 0 ;;
-    -o | --output) rlm_need_value "$1" $#; RLM_OUT=$2; shift 2 ;;
-    --output=*) RLM_OUT=${1#*=}; shift ;;
     --focus) rlm_need_value "$1" $#; focus=$2; shift 2 ;;
     --focus=*) focus=${1#*=}; shift ;;
-    --) shift; RLM_EXTRA=("$@"); break ;;
-    -?*) rlm_usage_error "unknown option: $1 (options for rlm-sub go after --)" ;;
-    *) paths+=("$1"); shift ;;
+    *) rlm_common_arg "$@"; shift "$RLM_SHIFT" ;;
   esac
 done
+paths+=(${RLM_ARGS[@]+"${RLM_ARGS[@]}"})
 [ ${#paths[@]} -gt 0 ] || paths=(.)
 rlm_check_paths "${paths[@]}"
 rlm_require_cli

@@ -37,19 +37,14 @@ EOF
 }
 
 error_file=""
-args=()
 while [ $# -gt 0 ]; do
   case $1 in
-    -h | --help) usage; exit 0 ;;
-    -o | --output) rlm_need_value "$1" $#; RLM_OUT=$2; shift 2 ;;
-    --output=*) RLM_OUT=${1#*=}; shift ;;
     --error-file) rlm_need_value "$1" $#; error_file=$2; shift 2 ;;
     --error-file=*) error_file=${1#*=}; shift ;;
-    --) shift; RLM_EXTRA=("$@"); break ;;
-    -?*) rlm_usage_error "unknown option: $1 (options for rlm-sub go after --)" ;;
-    *) args+=("$1"); shift ;;
+    *) rlm_common_arg "$@"; shift "$RLM_SHIFT" ;;
   esac
 done
+args=(${RLM_ARGS[@]+"${RLM_ARGS[@]}"})
 
 if [ -n "$error_file" ]; then
   if [ "$error_file" = "-" ]; then

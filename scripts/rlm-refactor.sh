@@ -30,17 +30,11 @@ Examples:
 EOF
 }
 
-args=()
 while [ $# -gt 0 ]; do
-  case $1 in
-    -h | --help) usage; exit 0 ;;
-    -o | --output) rlm_need_value "$1" $#; RLM_OUT=$2; shift 2 ;;
-    --output=*) RLM_OUT=${1#*=}; shift ;;
-    --) shift; RLM_EXTRA=("$@"); break ;;
-    -?*) rlm_usage_error "unknown option: $1 (options for rlm-sub go after --)" ;;
-    *) args+=("$1"); shift ;;
-  esac
+  rlm_common_arg "$@"
+  shift "$RLM_SHIFT"
 done
+args=(${RLM_ARGS[@]+"${RLM_ARGS[@]}"})
 
 [ ${#args[@]} -gt 0 ] || rlm_usage_error "missing CHANGE DESCRIPTION"
 change=${args[0]}

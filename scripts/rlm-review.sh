@@ -39,19 +39,14 @@ EOF
 
 range=""
 diff_file=""
-args=()
 while [ $# -gt 0 ]; do
   case $1 in
-    -h | --help) usage; exit 0 ;;
-    -o | --output) rlm_need_value "$1" $#; RLM_OUT=$2; shift 2 ;;
-    --output=*) RLM_OUT=${1#*=}; shift ;;
     --diff) rlm_need_value "$1" $#; diff_file=$2; shift 2 ;;
     --diff=*) diff_file=${1#*=}; shift ;;
-    --) shift; RLM_EXTRA=("$@"); break ;;
-    -?*) rlm_usage_error "unknown option: $1 (options for rlm-sub go after --)" ;;
-    *) args+=("$1"); shift ;;
+    *) rlm_common_arg "$@"; shift "$RLM_SHIFT" ;;
   esac
 done
+args=(${RLM_ARGS[@]+"${RLM_ARGS[@]}"})
 
 [ ${#args[@]} -le 1 ] || rlm_usage_error "give at most one RANGE (got: ${args[*]})"
 range=${args[0]-}
