@@ -240,3 +240,9 @@ def test_the_real_claude_code_cli_as_a_sub_agent(
     assert "2\ttwo needle" in call["user"]
     [record] = [json.loads(p.read_text()) for p in (ws / "results").glob("*.json")]
     assert record["status"] == "ok" and record["usage"]["input_tokens"] > 0
+    # Below the depth limit the real CLI accepts the agent flags and offers the tools.
+    r = rlm("query", "FIND:needle", "a.txt", "--backend", "claude-code", cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "a.txt:2: two needle" in r.stdout
+    tools = {t["name"] for t in fake_api.calls()[-1]["body"].get("tools", [])}
+    assert {"Bash", "Read", "Grep", "Glob"} <= tools and "Edit" not in tools
