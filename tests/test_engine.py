@@ -6,6 +6,7 @@ import itertools
 import json
 import random
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -369,3 +370,24 @@ def test_commands_that_make_no_model_call_never_import_the_sdk(tmp_path: Path):
         imported = {line.split("|")[-1].strip() for line in r.stderr.splitlines() if "|" in line}
         assert "click" in imported  # the check sees imports at all
         assert not {m for m in imported if m.split(".")[0] in ("anthropic", "httpx", "httpx2")}
+
+
+def test_the_progress_bar_shows_on_a_terminal_only(fake_api: FakeAPI, tmp_path: Path):
+    root = corpus(tmp_path / "src", files=6, lines=3)
+    ws = tmp_path / "ws"
+    assert rlm("chunk", str(root), "-w", str(ws), "--per-file").returncode == 0
+    command = shlex.join([*RLM, "map", "Summarise", "-w", str(ws)])
+    on_tty = subprocess.run(
+        ["script", "-qec", command, "/dev/null"], capture_output=True, text=True, timeout=120
+    )  # script(1) gives the command a pseudo-terminal
+    assert on_tty.returncode == 0, on_tty.stdout
+    assert "━" in on_tty.stdout and "6/6" in on_tty.stdout
+    (ws / "results").rename(tmp_path / "old-results")
+    piped = rlm("map", "Summarise", "-w", str(ws))
+    assert piped.returncode == 0 and "━" not in piped.stderr and "map: 6/6" in piped.stderr
+    (ws / "results").rename(tmp_path / "older-results")
+    quiet = subprocess.run(
+        ["script", "-qec", command + " --quiet", "/dev/null"], capture_output=True, text=True
+    )
+    assert quiet.returncode == 0 and "━" not in quiet.stdout
+    assert len(list((ws / "results").glob("*.md"))) == 6  # it did call, silently
