@@ -28,15 +28,17 @@ class LazyBackend:
         self.tree = tree or Tree()
         self._backend: Backend | None = None
 
-    async def call(self, request: Request, timeout: float) -> Response:
+    def ready(self) -> Backend:
+        """The real backend, created (and its SDK imported) now if not yet."""
         if self._backend is None:
             self._backend = make_backend(self.name, self.tree)
-        return await self._backend.call(request, timeout)
+        return self._backend
+
+    async def call(self, request: Request, timeout: float) -> Response:
+        return await self.ready().call(request, timeout)
 
     async def count_tokens(self, request: Request) -> int:
-        if self._backend is None:
-            self._backend = make_backend(self.name, self.tree)
-        counter = getattr(self._backend, "count_tokens", None)
+        counter = getattr(self.ready(), "count_tokens", None)
         if counter is None:
             raise RlmError(f"--exact needs the Messages API; the {self.name} backend cannot count")
         return await counter(request)
@@ -77,9 +79,16 @@ class Context:
         )
 
     def check_credentials(self) -> None:
-        """Fail before any call when the backend has no way to authenticate."""
+        """Fail before any call when the backend cannot authenticate; else load it now.
+
+        Loading here, before the first call is booked, keeps the SDK's import time out of
+        the first calls' durations in the trace.
+        """
         if getattr(self.backend, "name", "anthropic") == "anthropic":
             check_credentials()
+        ready = getattr(self.backend, "ready", None)
+        if ready is not None:
+            ready()
 
 
 async def map_step(ws: Workspace, task: str, ctx: Context, batch: str | None = None) -> MapSummary:
