@@ -68,9 +68,14 @@ def group_items(items: list[Item], budget: int) -> list[list[Item]]:
     return groups
 
 
+def said_nothing(text: str) -> bool:
+    """Whether an answer says its part held nothing relevant (code decides, not the model)."""
+    return text.strip() == prompts.NOTHING_RELEVANT
+
+
 def relevant(items: list[Item]) -> tuple[list[Item], int]:
-    """Drop answers that say the part held nothing relevant; code, not the model, filters them."""
-    kept = [i for i in items if i.text.strip() != prompts.NOTHING_RELEVANT]
+    """Drop answers that say the part held nothing relevant."""
+    kept = [i for i in items if not said_nothing(i.text)]
     return kept, len(items) - len(kept)
 
 

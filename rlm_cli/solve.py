@@ -18,6 +18,7 @@ from rlm_cli.chunking import MIN_CHUNK_TOKENS, estimate_tokens, render_files
 from rlm_cli.errors import EXIT_BUDGET, EXIT_PARTIAL, RlmError
 from rlm_cli.mapper import map_jobs
 from rlm_cli.pipeline import Context
+from rlm_cli.reduce import said_nothing
 from rlm_cli.runner import Job, Outcome, Runner, cached, job_key
 from rlm_cli.sources import Report, SourceFile
 from rlm_cli.stage import stage_sources
@@ -256,7 +257,7 @@ class Solver:
 
 def relevant_answers(answers: list[tuple[Job, str]]) -> tuple[list[tuple[Job, str]], int]:
     """Drop answers that say NOTHING RELEVANT (code decides, as in reduce)."""
-    kept = [(j, t) for j, t in answers if t.strip() != prompts.NOTHING_RELEVANT]
+    kept = [(j, t) for j, t in answers if not said_nothing(t)]
     return kept, len(answers) - len(kept)
 
 
