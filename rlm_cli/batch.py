@@ -249,6 +249,7 @@ async def _submit(group: list[tuple], ctx: Context, api: BatchApi) -> dict[str, 
         "submitted": round(submitted, 3),
         "model": s.model,
         "depth": depth,
+        "run": ledger.run,  # a resumed fetch books its ends under the run that started them
         "requests": entries,
     }
 
@@ -369,7 +370,7 @@ async def _fetch(
             fields = _end_fields(
                 r, entry["depth"], model, status, usage, dollars, error, entry["submitted"]
             )
-            ends.append((r["call"], fields))
+            ends.append((r["call"], {**fields, "run": entry.get("run", ledger.run)}))
         job = wanted.get(r["key"])
         if job is not None:
             outcomes.append(Outcome(job, status, text, record))

@@ -58,8 +58,6 @@ class Totals:
     tokens: int = 0
     cost: float = 0.0
     failed: int = 0
-    by_depth: dict[int, dict[str, float]] = field(default_factory=dict)
-    by_model: dict[str, dict[str, float]] = field(default_factory=dict)
     open: dict[str, dict[str, Any]] = field(default_factory=dict)  # started, not yet ended
 
     def apply(self, event: dict[str, Any]) -> None:
@@ -67,8 +65,6 @@ class Totals:
         if event.get("ev") == "start":
             self.calls += 1
             self.open[event["call"]] = event
-            for group in self._groups(event):
-                group["calls"] += 1
         elif event.get("ev") == "end":
             self.open.pop(event["call"], None)
             tokens = sum((event.get("usage") or {}).values())
@@ -76,15 +72,6 @@ class Totals:
             self.tokens += tokens
             self.cost += cost
             self.failed += event.get("status") != "ok"
-            for group in self._groups(event):
-                group["tokens"] += tokens
-                group["cost"] += cost
-
-    def _groups(self, event: dict[str, Any]) -> list[dict[str, float]]:
-        zero = {"calls": 0, "tokens": 0, "cost": 0.0}
-        depth = self.by_depth.setdefault(int(event.get("depth", 0)), dict(zero))
-        model = self.by_model.setdefault(str(event.get("model", "?")), dict(zero))
-        return [depth, model]
 
     def in_flight(self, own_pid: int) -> tuple[int, float]:
         """Estimated tokens and dollars of calls still running in live processes."""
@@ -124,14 +111,6 @@ def read_events(path: Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
             except ValueError:
                 continue
-
-
-def totals_of(path: Path) -> Totals:
-    """What the calls logged in this file spent."""
-    totals = Totals()
-    for event in read_events(path):
-        totals.apply(event)
-    return totals
 
 
 class Ledger:
@@ -218,7 +197,10 @@ class Ledger:
             self._append(f, event)
 
     def end_many(self, ends: list[tuple[str, dict[str, Any]]]) -> None:
-        """Record how many started calls ended (a batch's results), under one lock."""
+        """Record how many started calls ended (a batch's results), under one lock.
+
+        A field "run" books an end under the run that started the call (a resumed fetch).
+        """
         if not ends:
             return
         now = round(time.time(), 3)

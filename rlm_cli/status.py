@@ -6,7 +6,8 @@ from collections import Counter
 from typing import Any
 
 from rlm_cli.errors import RlmError
-from rlm_cli.ledger import Totals, totals_of
+from rlm_cli.ledger import read_events
+from rlm_cli.trace import Call, build, groups, run_ids, total
 from rlm_cli.workspace import Workspace, read_json
 
 
@@ -20,37 +21,36 @@ def gather(ws: Workspace) -> dict[str, Any]:
         record = read_json(path)
         statuses[record.get("status", "unknown") if record else "unreadable"] += 1
     chunks = len(manifest["chunks"]) if manifest else 0
-    totals = totals_of(ws.trace_path)
+    events = list(read_events(ws.trace_path))
+    calls = [c for run in run_ids(events) for c in build(events, run).calls]
     return {
         "workspace": str(ws.root),
         "chunks": chunks,
         "results": dict(statuses),
         "missing": max(0, chunks - sum(statuses.values())),
         "final": ws.final_path.exists(),
-        "calls": _spend(totals),
+        "calls": _spend(calls),
     }
 
 
-def _spend(t: Totals) -> dict[str, Any]:
-    def rows(groups: dict[Any, dict[str, float]]) -> list[dict[str, Any]]:
+def _spend(calls: list[Call]) -> dict[str, Any]:
+    """Calls, tokens and dollars of every run in the trace, in all and by depth and model."""
+
+    def rows(key: Any) -> list[dict[str, Any]]:
         return [
-            {
-                "key": k,
-                "calls": int(v["calls"]),
-                "tokens": int(v["tokens"]),
-                "cost_usd": round(v["cost"], 6),
-            }
-            for k, v in sorted(groups.items())
+            {"key": g.key, "calls": g.calls, "tokens": g.tokens, "cost_usd": round(g.cost, 6)}
+            for g in groups(calls, key)
         ]
 
+    t = total(calls)
     return {
         "total": t.calls,
-        "in_flight": len(t.open),
+        "in_flight": t.open,
         "failed": t.failed,
         "tokens": t.tokens,
         "cost_usd": round(t.cost, 6),
-        "by_depth": rows(t.by_depth),
-        "by_model": rows(t.by_model),
+        "by_depth": rows(lambda c: c.depth),
+        "by_model": rows(lambda c: c.model),
     }
 
 
