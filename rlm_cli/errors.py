@@ -1,6 +1,4 @@
-"""Exit codes and the error type every command raises for user-facing failures."""
-
-import click
+"""Exit codes and the plain error type the core raises for user-facing failures."""
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # bad input, configuration, authentication: the message names the fix
@@ -23,9 +21,10 @@ EXIT_MEANINGS = {
 EXIT_CODES_HELP = "Exit codes:\n" + "\n".join(f"  {c:<3} {m}" for c, m in EXIT_MEANINGS.items())
 
 
-class RlmError(click.ClickException):
-    """A user-facing error with an exit code; click prints it as 'Error: ...'."""
+class RlmError(Exception):
+    """A user-facing error with an exit code; the command line prints it as 'Error: ...'."""
 
     def __init__(self, message: str, exit_code: int = EXIT_ERROR) -> None:
         super().__init__(message)
+        self.message = message
         self.exit_code = exit_code

@@ -8,8 +8,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import click
-
 
 class Reporter:
     """Progress bars only on a terminal (and not with --quiet); warnings always."""
@@ -23,10 +21,10 @@ class Reporter:
 
     def info(self, message: str) -> None:
         if not self.quiet:
-            click.echo(message, err=True)
+            print(message, file=sys.stderr, flush=True)
 
     def warn(self, message: str) -> None:
-        click.echo(f"warning: {message}", err=True)
+        print(f"warning: {message}", file=sys.stderr, flush=True)
 
     @contextmanager
     def task(self, label: str, total: int) -> Iterator[None]:

@@ -16,7 +16,7 @@ from conftest import RLM, rlm
 from fake_api import FakeAPI
 from test_engine import corpus, results
 
-from rlm_cli.pricing import cost
+from rlm_cli.calls.pricing import cost
 
 MODEL = "claude-opus-4"  # dear enough that half price shows in six decimals
 CREATE = "POST /v1/messages/batches"

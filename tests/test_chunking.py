@@ -2,14 +2,14 @@
 
 import re
 
-from rlm_cli.chunking import (
+from rlm_cli.inputs.chunking import (
     HEADER_RE,
     estimate_tokens,
     pack,
     render_files,
     split_text,
 )
-from rlm_cli.sources import SourceFile
+from rlm_cli.inputs.sources import SourceFile
 
 
 def src(path: str, text: str) -> SourceFile:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rlm_cli.pricing import cost, price_for
+from rlm_cli.calls.pricing import cost, price_for
 
 
 def test_haiku_call_with_cache_write_and_read():

@@ -12,7 +12,7 @@ import pytest
 from conftest import RLM, rlm
 from fake_api import FakeAPI
 
-from rlm_cli.ledger import read_events
+from rlm_cli.calls.ledger import read_events
 
 TESTS = Path(__file__).resolve().parent
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from rlm_cli.backends import CallError, Response
+from rlm_cli.calls.backends.protocol import CallError, Response
+from rlm_cli.calls.runner import Job, Outcome, Runner, Settings
 from rlm_cli.errors import RlmError
-from rlm_cli.runner import Job, Outcome, Runner, Settings
 
 
 class StubBackend:

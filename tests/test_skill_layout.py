@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rlm_cli.install_skill import SKILL_NAME
+from rlm_cli.cli.install_skill import SKILL_NAME
 
 ROOT = Path(__file__).resolve().parents[1]
 SKILL = ROOT / "SKILL.md"

@@ -10,7 +10,7 @@ import pytest
 from conftest import rlm
 from fake_api import FakeAPI
 
-from rlm_cli.ledger import read_events
+from rlm_cli.calls.ledger import read_events
 
 
 def tool_use(name: str, args: dict[str, Any], n: int = 1) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from conftest import RLM, rlm
 from fake_api import FakeAPI
 from trace_helpers import FAILING, events, run_workspace, solve_workspace, synthetic_trace
 
-from rlm_cli import trace
+from rlm_cli.observe import trace
 
 
 def line_of(lines: list[str], pattern: str) -> int:
@@ -138,7 +138,7 @@ def test_trace_and_report_never_import_the_sdk(tmp_path: Path):
                            capture_output=True, text=True, timeout=60)  # fmt: skip
         assert r.returncode == 0, r.stderr
         imported = {line.split("|")[-1].strip() for line in r.stderr.splitlines() if "|" in line}
-        assert "rlm_cli.trace" in imported or args[-1] == "--help"
+        assert "rlm_cli.observe.trace" in imported or args[-1] == "--help"
         assert not {m for m in imported if m.split(".")[0] in ("anthropic", "httpx", "httpx2")}
 
 

@@ -12,7 +12,7 @@ import pytest
 from conftest import rlm
 from fake_api import FakeAPI
 
-from rlm_cli.ledger import read_events
+from rlm_cli.calls.ledger import read_events
 
 CHROMIUM = Path("/usr/bin/chromium")
 FAILING = (3, 7)  # the files whose chunks say FAIL:500

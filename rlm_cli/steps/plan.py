@@ -12,11 +12,11 @@ import math
 from typing import Any
 
 from rlm_cli import prompts
-from rlm_cli.backends import Request
-from rlm_cli.chunking import estimate_tokens
-from rlm_cli.mapper import map_jobs, shard_jobs
-from rlm_cli.pricing import PRICES_CHECKED, cost
-from rlm_cli.runner import Job, cached
+from rlm_cli.calls.backends.protocol import Request
+from rlm_cli.calls.pricing import PRICES_CHECKED, cost
+from rlm_cli.calls.runner import Job, cached
+from rlm_cli.inputs.chunking import estimate_tokens
+from rlm_cli.steps.jobs import map_jobs, shard_jobs
 from rlm_cli.workspace import Workspace
 
 EXPECTED_ANSWER_TOKENS = 400  # a terse, structured answer; the worst case is --max-output

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rlm_cli.backends import USAGE_FIELDS, Backend, CallError, Request, Response
-from rlm_cli.chunking import estimate_tokens, split_text
+from rlm_cli.calls.backends.protocol import USAGE_FIELDS, Backend, CallError, Request, Response
+from rlm_cli.calls.depth import Tree
+from rlm_cli.calls.ledger import BudgetBusy, BudgetExceeded, Ledger
+from rlm_cli.calls.pricing import cost
 from rlm_cli.errors import RlmError
-from rlm_cli.ledger import BudgetBusy, BudgetExceeded, Ledger
-from rlm_cli.pricing import cost
-from rlm_cli.tree import Tree
+from rlm_cli.inputs.chunking import estimate_tokens, split_text
 from rlm_cli.workspace import atomic_write, read_json, sha256, write_json
 
 DEFAULT_CONCURRENCY = 8

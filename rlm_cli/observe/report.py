@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from rlm_cli import trace
-from rlm_cli.report_page import PAGE
-from rlm_cli.trace import Call, Group, Run
+from rlm_cli.observe import trace
+from rlm_cli.observe.report_page import PAGE
+from rlm_cli.observe.trace import Call, Group, Run
 from rlm_cli.workspace import Workspace, atomic_write
 
 MAX_ERROR = 300  # characters of an error kept per call

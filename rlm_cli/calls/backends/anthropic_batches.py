@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from rlm_cli.backends import RETRYABLE_STATUS, check_credentials, error_detail
+from rlm_cli.calls.backends.protocol import RETRYABLE_STATUS, check_credentials, error_detail
 from rlm_cli.errors import RlmError
 
 

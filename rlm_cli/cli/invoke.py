@@ -12,8 +12,8 @@ from typing import Any
 
 import click
 
+from rlm_cli.cli.options import make_settings
 from rlm_cli.errors import EXIT_INTERRUPTED, RlmError
-from rlm_cli.options import make_settings
 
 
 def read_prompt(prompt: str) -> str:
@@ -51,7 +51,7 @@ def show_plan(
     """Print what a map (and its reduce) would spend, as text or JSON, and exit 0."""
     import json
 
-    from rlm_cli.plan import plan_map, render
+    from rlm_cli.steps.plan import plan_map, render
 
     plan = run_async(kw, quiet, lambda ctx: plan_map(ws, task, ctx, **how))
     click.echo(json.dumps(plan, indent=2) if as_json else render(plan))
@@ -76,10 +76,10 @@ def run_async(
     """Run one coroutine with the command's context (lazy backend, ledger); Ctrl-C keeps work."""
     import asyncio  # here, not at the top: it is ~60% of start-up for commands that make no call
 
-    from rlm_cli.ledger import Budget
-    from rlm_cli.pipeline import Context, LazyBackend
+    from rlm_cli.calls.context import Context, LazyBackend
+    from rlm_cli.calls.depth import Tree
+    from rlm_cli.calls.ledger import Budget
     from rlm_cli.progress import Reporter
-    from rlm_cli.tree import Tree
 
     tree = Tree.from_env(kw["max_depth"])
     ctx = Context(
@@ -108,9 +108,9 @@ def run_async(
 
 def stage_inputs(workspace: Path, paths: tuple[str, ...], kw: dict[str, Any], reporter) -> None:
     """Stage inputs into the workspace and print the summary."""
+    from rlm_cli.inputs.sources import Filters
+    from rlm_cli.inputs.staging import stage
     from rlm_cli.progress import human
-    from rlm_cli.sources import Filters
-    from rlm_cli.stage import stage
     from rlm_cli.workspace import Workspace
 
     filters = Filters(
@@ -133,14 +133,24 @@ def stage_inputs(workspace: Path, paths: tuple[str, ...], kw: dict[str, Any], re
             reporter.warn(f"{f['path']}: {f['note']}")
 
 
+class CliError(click.ClickException):
+    """An RlmError as click shows it: 'Error: MESSAGE' on stderr, and its exit code."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 def cli_errors(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn OS errors on the workspace into clear messages instead of tracebacks."""
+    """Turn the core's plain errors, and OS errors on the workspace, into click's error output."""
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return f(*args, **kwargs)
+        except RlmError as e:
+            raise CliError(e.message, e.exit_code) from e
         except OSError as e:
-            raise RlmError(f"{e.strerror or e}: {e.filename or ''}".rstrip(": ")) from e
+            raise CliError(f"{e.strerror or e}: {e.filename or ''}".rstrip(": "), 1) from e
 
     return wrapper

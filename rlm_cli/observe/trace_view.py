@@ -10,8 +10,8 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from rlm_cli import trace
-from rlm_cli.trace import OPEN, Call, Run
+from rlm_cli.observe import trace
+from rlm_cli.observe.trace import OPEN, Call, Run
 
 STATUS_STYLE = {"ok": "green", "failed": "red", "fatal": "bold red", "cancelled": "yellow"}
 MAX_FAILURES = 50  # failed calls listed in full; the rest are counted

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import anthropic
 
-from rlm_cli.backends import (
+from rlm_cli.calls.backends.protocol import (
     RETRYABLE_STATUS,
     USAGE_FIELDS,
     CallError,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from rlm_cli.invoke import cli_errors
-from rlm_cli.options import run_option, workspace_option
+from rlm_cli.cli.invoke import cli_errors
+from rlm_cli.cli.options import run_option, workspace_option
 
 
 @click.command()
@@ -28,7 +28,7 @@ def status(workspace: Path, as_json: bool) -> None:
     """
     import json
 
-    from rlm_cli.status import gather, render
+    from rlm_cli.observe.status import gather, render
     from rlm_cli.workspace import Workspace
 
     info = gather(Workspace(workspace))
@@ -68,8 +68,8 @@ def trace_command(workspace: Path, run_id: str, limit: int, slowest: int) -> Non
       rlm-sub trace -w .rlm/repo --run all --limit 5
       rlm-sub trace -w .rlm/repo | less -R
     """
-    from rlm_cli.trace import load
-    from rlm_cli.trace_view import render
+    from rlm_cli.observe.trace import load
+    from rlm_cli.observe.trace_view import render
     from rlm_cli.workspace import Workspace
 
     render(load(Workspace(workspace), run_id), limit, slowest)
@@ -99,8 +99,8 @@ def report(workspace: Path, run_id: str, output: Path | None) -> None:
       rlm-sub report -w .rlm/repo                  # .rlm/repo/report.html
       rlm-sub report -w .rlm/repo -o review.html --run all
     """
-    from rlm_cli.report import write_report
-    from rlm_cli.trace import load
+    from rlm_cli.observe.report import write_report
+    from rlm_cli.observe.trace import load
     from rlm_cli.workspace import Workspace
 
     ws = Workspace(workspace)
@@ -137,6 +137,6 @@ def install_skill(project: bool, skills_dir: Path | None, force: bool) -> None:
       rlm-sub install-skill --project            # ./.claude/skills/rlm, to commit with a repo
       rlm-sub install-skill --dir ~/.agents/skills
     """
-    from rlm_cli.install_skill import install_command
+    from rlm_cli.cli.install_skill import install_command
 
     click.echo(install_command(project, skills_dir, force))

@@ -13,17 +13,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from rlm_cli import prompts
-from rlm_cli.backends import CallError, Request
-from rlm_cli.chunking import MIN_CHUNK_TOKENS, estimate_tokens, render_files
+from rlm_cli.calls.backends.protocol import CallError, Request
+from rlm_cli.calls.context import Context
+from rlm_cli.calls.depth import Tree
+from rlm_cli.calls.runner import Job, Outcome, Runner, cached, job_key
 from rlm_cli.errors import EXIT_BUDGET, EXIT_PARTIAL, RlmError
-from rlm_cli.mapper import map_jobs
-from rlm_cli.pipeline import Context
-from rlm_cli.reduce import said_nothing
-from rlm_cli.runner import Job, Outcome, Runner, cached, job_key
-from rlm_cli.sources import Report, SourceFile
-from rlm_cli.stage import stage_sources
-from rlm_cli.tools import Index, Toolbox, ToolError, check_arguments, clip, definitions
-from rlm_cli.tree import Tree
+from rlm_cli.inputs.chunking import MIN_CHUNK_TOKENS, estimate_tokens, render_files
+from rlm_cli.inputs.sources import Report, SourceFile
+from rlm_cli.inputs.staging import stage_sources
+from rlm_cli.steps.jobs import map_jobs
+from rlm_cli.steps.reduce import said_nothing
+from rlm_cli.steps.tools import Index, Toolbox, ToolError, check_arguments, clip, definitions
 from rlm_cli.workspace import Workspace, sha256
 
 LOCAL_TOOLS = ["list_files", "peek", "grep", "save", "read"]

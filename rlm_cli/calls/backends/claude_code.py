@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from rlm_cli import prompts
-from rlm_cli.backends import USAGE_FIELDS, CallError, Request, Response
+from rlm_cli.calls.backends.protocol import USAGE_FIELDS, CallError, Request, Response
+from rlm_cli.calls.depth import Tree
 from rlm_cli.errors import RlmError
-from rlm_cli.tree import Tree
 
 AGENT_TOOLS = "Read,Grep,Glob,Bash"
 AGENT_ALLOWED = ["Read", "Grep", "Glob", "Bash(rlm-sub:*)"]

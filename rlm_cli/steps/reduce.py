@@ -6,10 +6,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rlm_cli import prompts
-from rlm_cli.chunking import estimate_tokens
+from rlm_cli.calls.context import Context
+from rlm_cli.calls.runner import Job, Runner, Settings, cached, job_key, tally
 from rlm_cli.errors import EXIT_BUDGET, EXIT_PARTIAL, RlmError
-from rlm_cli.runner import Job, Runner, Settings, cached, job_key, tally
-from rlm_cli.workspace import Workspace, sha256
+from rlm_cli.inputs.chunking import estimate_tokens
+from rlm_cli.progress import usage_line
+from rlm_cli.steps.jobs import last_map, map_jobs
+from rlm_cli.workspace import Workspace, atomic_write, read_json, sha256
 
 
 @dataclass
@@ -195,3 +198,68 @@ def missing_footer(missing: list[dict[str, Any]]) -> str:
         f"\n\n---\nNote: {len(missing)} part(s) of the input are not covered by this answer "
         "because they have no result:\n" + "\n".join(lines) + "\n"
     )
+
+
+def collect_answers(
+    ws: Workspace, manifest: dict[str, Any]
+) -> tuple[list[Item], list[dict[str, Any]]]:
+    """Map answers that belong to the current chunks and last map task, and the parts without one."""
+    last = last_map(ws)
+    if last is None:
+        raise RlmError(f"no map results in {ws.root}: run `rlm-sub map PROMPT -w {ws.root}` first")
+    settings = Settings(model=last["model"], max_tokens=last["max_tokens"])
+    items, missing = [], []
+    for job in map_jobs(ws, manifest, last["task"], settings, last.get("agentic", False)):
+        outcome = cached(job)
+        if outcome:
+            items.append(Item(f"{job.id} ({job.meta['sources']})", outcome.text or ""))
+            continue
+        record = read_json(job.slot.with_suffix(".json")) if job.slot else None
+        why = "not answered yet"
+        if record and record.get("key") == job.key and record.get("status") in ("failed", "budget"):
+            why = f"{record['status']}: {record.get('error')}"
+        missing.append({"id": job.id, "sources": job.meta["sources"], "why": why})
+    return items, missing
+
+
+async def reduce_step(
+    ws: Workspace, task: str, ctx: Context, reduce_tokens: int | None, partial: bool
+) -> ReduceSummary:
+    """Synthesize the map answers into final.md; the summary holds the answer and exit code."""
+    reporter = ctx.reporter
+    manifest = ws.load_manifest()
+    items, missing = collect_answers(ws, manifest)
+    if missing and not partial:
+        first = missing[0]
+        raise RlmError(
+            f"{len(missing)} of {len(manifest['chunks'])} chunks have no answer "
+            f"(first: {first['id']} {first['sources']}: {first['why']}). Re-run `rlm-sub map` to "
+            "retry them (finished answers are reused), or pass --partial to synthesize without them",
+            EXIT_PARTIAL,
+        )
+    if not items:
+        raise RlmError("no chunk has an answer to synthesize: every map call failed", EXIT_PARTIAL)
+    group_tokens = reduce_tokens or manifest["settings"]["chunk_tokens"]
+    runner = ctx.runner(ws)
+
+    def on_level(level: int, calls: int) -> None:
+        if calls:
+            ctx.check_credentials()
+
+    text, summary = await synthesize(
+        runner, ws, task, items, group_tokens, len(manifest["chunks"]), on_level
+    )
+    if missing:
+        text = text.rstrip() + missing_footer(missing)
+    atomic_write(ws.final_path, text if text.endswith("\n") else text + "\n")
+    calls = sum(level["calls"] for level in summary.levels)
+    reporter.info(
+        f"reduce: {len(items)} answers -> 1 in {len(summary.levels)} level(s), {calls} call(s)"
+        f"{f', {summary.dropped_irrelevant} with nothing relevant dropped' if summary.dropped_irrelevant else ''}; "
+        f"{usage_line(summary.usage, summary.cost)}; answer in {ws.final_path}"
+    )
+    summary.text, summary.answers, summary.missing = text, len(items), missing
+    if missing:
+        reporter.warn(f"{len(missing)} part(s) not covered (listed at the end of {ws.final_path})")
+        summary.exit_code = EXIT_PARTIAL
+    return summary

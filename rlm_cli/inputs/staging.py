@@ -7,9 +7,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from rlm_cli.chunking import MIN_CHUNK_TOKENS, pack
 from rlm_cli.errors import RlmError
-from rlm_cli.sources import Filters, Report, SourceFile, iter_sources
+from rlm_cli.inputs.chunking import MIN_CHUNK_TOKENS, pack
+from rlm_cli.inputs.sources import Filters, Report, SourceFile, iter_sources
 from rlm_cli.workspace import MANIFEST_VERSION, Workspace, atomic_write, sha256, write_json
 
 

@@ -9,9 +9,7 @@ from typing import Any
 import click
 
 from rlm_cli import __version__
-from rlm_cli.cli_views import install_skill, report, status, trace_command
-from rlm_cli.errors import EXIT_BUDGET, EXIT_CODES_HELP, EXIT_PARTIAL, RlmError
-from rlm_cli.invoke import (
+from rlm_cli.cli.invoke import (
     cli_errors,
     default_workspace,
     emit_json,
@@ -21,7 +19,7 @@ from rlm_cli.invoke import (
     stage_inputs,
     write_answer,
 )
-from rlm_cli.options import (
+from rlm_cli.cli.options import (
     ENV_HELP,
     agent_options,
     batch_options,
@@ -35,6 +33,8 @@ from rlm_cli.options import (
     shard_option,
     workspace_option,
 )
+from rlm_cli.cli.views import install_skill, report, status, trace_command
+from rlm_cli.errors import EXIT_BUDGET, EXIT_CODES_HELP, EXIT_PARTIAL, RlmError
 
 
 @click.group(
@@ -129,13 +129,13 @@ def map_command(
       rlm-sub map @review-rubric.md -w .rlm/huge --batch
       rlm-sub map --resume-batch -w .rlm/huge
     """
-    from rlm_cli.pipeline import map_step
+    from rlm_cli.steps.map import map_step
     from rlm_cli.workspace import Workspace
 
     ws = Workspace(workspace)
     task = read_prompt(prompt) if prompt is not None else None
     if resume_batch:
-        from rlm_cli.batch_store import saved_task
+        from rlm_cli.steps.batch_store import saved_task
 
         task, kw["model"], kw["max_output"] = saved_task(ws, task)
     elif task is None:
@@ -178,7 +178,7 @@ def reduce(
     Example:
       rlm-sub reduce "Which modules talk to the database, and how?" -w .rlm/repo
     """
-    from rlm_cli.pipeline import reduce_step
+    from rlm_cli.steps.reduce import reduce_step
     from rlm_cli.workspace import Workspace
 
     task = read_prompt(prompt)
@@ -236,8 +236,9 @@ def run(
       rlm-sub run @review.md src/ --max-cost 2 --json > review.json
       rlm-sub run "Where are secrets read?" . --dry-run     # or: rlm-sub plan ...
     """
-    from rlm_cli.pipeline import map_step, reduce_step
     from rlm_cli.progress import Reporter
+    from rlm_cli.steps.map import map_step
+    from rlm_cli.steps.reduce import reduce_step
     from rlm_cli.workspace import Workspace
 
     task = read_prompt(prompt)
@@ -318,7 +319,7 @@ def query(
       grep -rn "retry" src/ | rlm-sub query "Group these by module" -
       rlm-sub query "Merge these findings into one list" notes/*.md > notes/merged.md
     """
-    from rlm_cli.pipeline import query_step
+    from rlm_cli.steps.query import query_step
 
     task = read_prompt(prompt)
     text = run_async(kw, quiet, lambda ctx: query_step(task, list(paths) or ["-"], ctx, max_input))
@@ -369,7 +370,7 @@ def solve(
       rlm-sub solve "Which endpoints skip the auth check? Cite PATH:LINE." src/
       rlm-sub solve "Why do retries double-charge?" src/ logs/ --agentic -o why.md
     """
-    from rlm_cli.solve import solve_command
+    from rlm_cli.steps.solve import solve_command
     from rlm_cli.workspace import Workspace
 
     task = read_prompt(prompt)
@@ -381,8 +382,8 @@ def solve(
     if dry_run:
         import json
 
-        from rlm_cli.plan import plan_solve, render_solve
-        from rlm_cli.tools import Index
+        from rlm_cli.steps.plan import plan_solve, render_solve
+        from rlm_cli.steps.tools import Index
 
         index = Index.build(list(paths))
         found = plan_solve(index, task, make_settings(kw), chunk_tokens, kw["max_turns"])

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rlm_cli.calls.ledger import read_events
 from rlm_cli.errors import RlmError
-from rlm_cli.ledger import read_events
 from rlm_cli.workspace import Workspace, read_json
 
 OPEN = "open"  # a start with no end: still in flight, or its process was killed

@@ -22,19 +22,19 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from rlm_cli.backends import USAGE_FIELDS, Request, message_params
-from rlm_cli.backends.anthropic_batches import BatchApi, Gone, Transient, read_result
-from rlm_cli.batch_store import Store
-from rlm_cli.chunking import estimate_tokens
+from rlm_cli.calls.backends.anthropic_batches import BatchApi, Gone, Transient, read_result
+from rlm_cli.calls.backends.protocol import USAGE_FIELDS, Request, message_params
+from rlm_cli.calls.ledger import BudgetBusy, BudgetExceeded, Ledger, read_events
+from rlm_cli.calls.pricing import cost
+from rlm_cli.calls.runner import BUDGET_POLL, Job, Outcome, store_result
 from rlm_cli.errors import RlmError
-from rlm_cli.ledger import BudgetBusy, BudgetExceeded, Ledger, read_events
-from rlm_cli.pricing import cost
+from rlm_cli.inputs.chunking import estimate_tokens
 from rlm_cli.progress import StatusLine
-from rlm_cli.runner import BUDGET_POLL, Job, Outcome, store_result
+from rlm_cli.steps.batch_store import Store
 from rlm_cli.workspace import Workspace, read_json
 
 if TYPE_CHECKING:
-    from rlm_cli.pipeline import Context
+    from rlm_cli.calls.context import Context
 
 MAX_REQUESTS = 100_000  # the API's limits per batch
 MAX_BYTES = 250 * 1024 * 1024  # 256 MB, less a margin for the envelope

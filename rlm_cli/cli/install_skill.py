@@ -36,7 +36,7 @@ def source_root() -> Traversable:
     packaged = resources.files("rlm_cli") / "skill_files"
     if packaged.joinpath("SKILL.md").is_file():
         return packaged
-    checkout = Path(__file__).resolve().parents[1]
+    checkout = Path(__file__).resolve().parents[2]
     if (checkout / "SKILL.md").is_file() and (checkout / "scripts").is_dir():
         return checkout
     raise RlmError(

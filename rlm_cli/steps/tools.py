@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from rlm_cli import prompts
-from rlm_cli.chunking import estimate_tokens
 from rlm_cli.errors import RlmError
-from rlm_cli.sources import Filters, Report, SourceFile, iter_sources
+from rlm_cli.inputs.chunking import estimate_tokens
+from rlm_cli.inputs.sources import Filters, Report, SourceFile, iter_sources
 from rlm_cli.workspace import atomic_write
 
 PEEK_MAX_LINES = 200

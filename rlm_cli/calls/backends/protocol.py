@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from rlm_cli.errors import RlmError
-
-if TYPE_CHECKING:
-    from rlm_cli.tree import Tree
 
 USAGE_FIELDS = (
     "input_tokens",
@@ -116,21 +113,3 @@ def check_credentials() -> None:
             "ANTHROPIC_API_KEY is not set. Create a key in the Anthropic Console and run "
             "`export ANTHROPIC_API_KEY=sk-ant-...` (or set ANTHROPIC_AUTH_TOKEN)."
         )
-
-
-def make_backend(name: str, tree: Tree) -> Backend:
-    """Build the named backend; its SDK or program is loaded only here, when a call is needed."""
-    if name == "anthropic":
-        import gc
-
-        from rlm_cli.backends.anthropic_api import AnthropicBackend
-
-        # The SDK import leaves ~10^5 long-lived objects that every full garbage collection
-        # would walk again (a 0.1-0.2 s stall of all calls in flight); freeze them.
-        gc.freeze()
-        return AnthropicBackend()
-    if name == "claude-code":
-        from rlm_cli.backends.claude_code import ClaudeCodeBackend
-
-        return ClaudeCodeBackend(tree)
-    raise RlmError(f"unknown backend {name!r}: choose anthropic or claude-code")

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rlm_cli import prompts
-from rlm_cli.runner import Job, Outcome, Settings, job_key
+from rlm_cli.calls.runner import Job, Outcome, Settings, job_key
 from rlm_cli.workspace import Workspace, read_json, write_json
 
 

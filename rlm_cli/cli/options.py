@@ -190,7 +190,7 @@ def workspace_option(required: bool) -> Callable[..., Any]:
 
 
 def make_settings(kw: dict[str, Any]):
-    from rlm_cli.runner import Settings
+    from rlm_cli.calls.runner import Settings
 
     default = "haiku" if kw["backend"] == "claude-code" else DEFAULT_MODEL
     return Settings(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from rlm_cli.calls.ledger import read_events
 from rlm_cli.errors import RlmError
-from rlm_cli.ledger import read_events
-from rlm_cli.trace import Call, build, groups, run_ids, total
+from rlm_cli.observe.trace import Call, build, groups, run_ids, total
 from rlm_cli.workspace import Workspace, read_json
 
 

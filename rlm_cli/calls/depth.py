@@ -11,8 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from rlm_cli.calls.ledger import Budget
 from rlm_cli.errors import EXIT_DEPTH, RlmError
-from rlm_cli.ledger import Budget
 
 DEFAULT_MAX_DEPTH = 2
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from rlm_cli.sources import SourceFile
+from rlm_cli.inputs.sources import SourceFile
 
 # Newer Claude tokenizers (Claude 4.7 and later, Haiku 5.5) average about 3 bytes per token on
 # code and prose (about 30% more tokens than older ones); an overflow is split and retried.

@@ -1,0 +1,103 @@
+"""The object every step gets: backend, settings, reporter, depth, budgets and the ledger."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from rlm_cli.calls.backends.protocol import Backend, Request, Response, check_credentials
+from rlm_cli.calls.depth import Tree
+from rlm_cli.calls.ledger import Budget, Ledger
+from rlm_cli.calls.runner import Runner, Settings
+from rlm_cli.errors import RlmError
+from rlm_cli.progress import Reporter
+from rlm_cli.workspace import Workspace
+
+
+def make_backend(name: str, tree: Tree) -> Backend:
+    """Build the named backend; its SDK or program is loaded only here, when a call is needed."""
+    if name == "anthropic":
+        import gc
+
+        from rlm_cli.calls.backends.anthropic_api import AnthropicBackend
+
+        # The SDK import leaves ~10^5 long-lived objects that every full garbage collection
+        # would walk again (a 0.1-0.2 s stall of all calls in flight); freeze them.
+        gc.freeze()
+        return AnthropicBackend()
+    if name == "claude-code":
+        from rlm_cli.calls.backends.claude_code import ClaudeCodeBackend
+
+        return ClaudeCodeBackend(tree)
+    raise RlmError(f"unknown backend {name!r}: choose anthropic or claude-code")
+
+
+class LazyBackend:
+    """Creates the real backend (and imports its SDK) only when a call is actually made."""
+
+    def __init__(self, name: str = "anthropic", tree: Tree | None = None) -> None:
+        self.name = name
+        self.tree = tree or Tree()
+        self._backend: Backend | None = None
+
+    def ready(self) -> Backend:
+        """The real backend, created (and its SDK imported) now if not yet."""
+        if self._backend is None:
+            self._backend = make_backend(self.name, self.tree)
+        return self._backend
+
+    async def call(self, request: Request, timeout: float) -> Response:
+        return await self.ready().call(request, timeout)
+
+    async def count_tokens(self, request: Request) -> int:
+        counter = getattr(self.ready(), "count_tokens", None)
+        if counter is None:
+            raise RlmError(f"--exact needs the Messages API; the {self.name} backend cannot count")
+        return await counter(request)
+
+    async def aclose(self) -> None:
+        if self._backend is not None:
+            await self._backend.aclose()
+
+
+@dataclass
+class Context:
+    """What every step of one command shares: backend, settings, reporter, tree and ledger."""
+
+    backend: Backend
+    settings: Settings
+    reporter: Reporter
+    tree: Tree = field(default_factory=Tree)
+    budget: Budget = field(default_factory=Budget)
+    ledger: Ledger | None = None
+    slots: asyncio.Semaphore | None = None  # calls in flight, across every runner of the process
+    agentic: bool = False  # map's sub-agents are solve loops one level deeper (rlm_cli/solve.py)
+    max_turns: int = 12
+    shard: tuple[int, int] | None = None  # map only shard I of N of the chunks
+
+    def runner(self, ws: Workspace | None, tree: Tree | None = None) -> Runner:
+        """A runner booking its calls in the tree's ledger (the root's, or this workspace's).
+
+        tree places the runner's calls deeper than this process, for in-process sub-agents.
+        """
+        if self.ledger is None:
+            self.tree.check_can_call()
+            path = self.tree.trace or (ws.trace_path if ws else None)
+            self.ledger = Ledger(path, self.budget, self.tree.run)
+            self.slots = asyncio.Semaphore(self.settings.concurrency)
+        on_done = self.reporter.advance if tree is None else None
+        return Runner(
+            self.backend, self.settings, self.ledger, on_done, tree or self.tree, self.slots
+        )
+
+    def check_credentials(self) -> None:
+        """Fail before any call when the backend cannot authenticate; else load it now.
+
+        Loading here, before the first call is booked, keeps the SDK's import time out of
+        the first calls' durations in the trace.
+        """
+        if getattr(self.backend, "name", "anthropic") == "anthropic":
+            check_credentials()
+        ready = getattr(self.backend, "ready", None)
+        if ready is not None:
+            ready()

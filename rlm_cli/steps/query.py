@@ -1,0 +1,47 @@
+"""The query step: one sub-call over whole files or stdin."""
+
+from __future__ import annotations
+
+from rlm_cli import prompts
+from rlm_cli.calls.context import Context
+from rlm_cli.calls.runner import Job
+from rlm_cli.errors import EXIT_BUDGET, EXIT_PARTIAL, RlmError
+from rlm_cli.inputs.chunking import estimate_tokens, render_files
+from rlm_cli.inputs.sources import Filters, Report, iter_sources
+from rlm_cli.workspace import sha256
+
+
+async def query_step(task: str, paths: list[str], ctx: Context, max_input: int) -> str:
+    """One sub-call over whole files or stdin; refuses inputs over the budget."""
+    reporter = ctx.reporter
+    report = Report()
+    sources = list(iter_sources(paths, Filters(), report))
+    for s in report.skipped:
+        reporter.warn(f"skipped {s['path']}: {s['reason']}")
+    if not sources:
+        raise RlmError(f"no input text in {', '.join(paths)}")
+    text = render_files(sources)
+    tokens = estimate_tokens(text)
+    if tokens > max_input:
+        raise RlmError(
+            f"input is ~{tokens:,} tokens, over the query budget of {max_input:,}: use "
+            f"`rlm-sub run PROMPT PATH...` to chunk it and fan out, or raise --max-input"
+        )
+    runner = ctx.runner(None)
+    ctx.check_credentials()
+    system = prompts.QUERY_SYSTEM.format(task=task)
+    job = Job(
+        id="query",
+        kind="query",
+        system=system,
+        material=lambda: text,
+        render=lambda t: prompts.QUERY_USER.format(text=t),
+        slot=None,
+        key=sha256(system, text),
+    )
+    [outcome] = await runner.run([job])
+    if outcome.status == "budget":
+        raise RlmError(f"budget reached: {runner.stopped}", EXIT_BUDGET)
+    if outcome.status == "failed":
+        raise RlmError(f"the model call failed: {outcome.record.get('error')}", EXIT_PARTIAL)
+    return outcome.text or ""
