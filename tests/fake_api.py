@@ -71,6 +71,28 @@ ERROR_TYPES = {
 }
 
 
+# How each engine words "the prompt does not fit" (status, error type, message): the
+# llama-server text is what it really sent; the Ollama and vLLM ones are their sources' wording.
+ENGINE_OVERFLOW = {
+    None: (400, "invalid_request_error", "prompt is too long: {n} tokens > {w} maximum"),
+    "llama-server": (
+        400,
+        "exceed_context_size_error",
+        "request ({n} tokens) exceeds the available context size ({w} tokens), try increasing it",
+    ),
+    "ollama": (400, "api_error", "the input length exceeds the context length"),
+    "vllm": (
+        400,
+        "BadRequestError",
+        "This model's maximum context length is {w} tokens. However, you requested {n} tokens "
+        "in the messages, Please reduce the length of the messages.",
+    ),
+}
+
+
+PROBES = {"GET /v1/models", "GET /props"}  # what rlm-sub asks an engine before its calls
+
+
 def count_tokens(text: str) -> int:
     """The fake's own token count: what its window and its usage figures are measured in."""
     return len(TOKEN_RE.findall(text))
@@ -149,6 +171,10 @@ class Config:
     batch_expire: set[str] = field(default_factory=set)  # custom_ids whose requests expire
     batch_max_requests: int = 100_000
     batch_max_bytes: int = 256 * 1024 * 1024
+    engine: str | None = None  # play "llama-server", "ollama" or "vllm" (see ENGINE_OVERFLOW)
+    slots: int = 1  # llama-server's total_slots, in /props
+    tools: bool = True  # llama-server without --jinja refuses tools (see _reply)
+    caps: bool = True  # whether /props states the chat template's tool support
 
 
 class FakeAPI:
@@ -194,6 +220,10 @@ class FakeAPI:
         """Recorded Messages requests, optionally only those whose system prompt mentions kind."""
         with self.lock:
             return [r for r in self.requests if kind is None or kind in r["system"]]
+
+    def api_routes(self) -> list[str]:
+        """Every route but the engine probes (GET /v1/models, /props: rlm_cli/calls/engine.py)."""
+        return [r for r in self.routes if r not in PROBES]
 
     def batch_requests(self, batch_id: str | None = None) -> list[dict[str, Any]]:
         """Every request submitted in a batch (or in one batch), as {"batch", "custom_id", "params"}."""
@@ -277,6 +307,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, self.api.calls())
         elif self.path.startswith("/v1/messages/batches/"):
             self._batch_get(self.path.split("?")[0].removeprefix("/v1/messages/batches/"))
+        elif self.api.config.engine and self.path in ("/v1/models", "/props"):
+            self._send_json(200, _engine_info(self.api.config, self.path))
         else:
             self._error(404, f"no route {self.path}")
 
@@ -299,7 +331,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             self._error(400, "request body is not valid JSON")
             return
-        problem = _invalid(body, counting=path.endswith("count_tokens"))
+        problem = _invalid(body, path.endswith("count_tokens"), bool(self.api.config.engine))
         if problem:
             self._error(*problem)
             return
@@ -362,9 +394,19 @@ class _Handler(BaseHTTPRequestHandler):
             headers = {"retry-after": cfg.retry_after} if fault == "429" and cfg.retry_after else {}
             self._error(int(fault), f"injected {fault} fault", headers)
             return int(fault)
+        if cfg.engine == "llama-server" and body.get("tools") and not cfg.tools:
+            self._error(500, "tools param requires --jinja flag")  # what it says, as a 500
+            return 500
         if tokens > cfg.context_window:
-            self._error(400, f"prompt is too long: {tokens} tokens > {cfg.context_window} maximum")
-            return 400
+            status, etype, text = ENGINE_OVERFLOW[cfg.engine]
+            message = text.format(n=tokens, w=cfg.context_window)
+            if cfg.engine is None:
+                self._error(status, message)
+                return status
+            self._send_json(status, {"error": {"code": status, "type": etype, "message": message}})
+            with api.lock:
+                api.stats["errors"] += 1
+            return status
         message = compose(api, body, system, user, tokens)
         if stream:
             self._stream(message, broken=fault == "stream")
@@ -669,14 +711,17 @@ def _pieces(text: str, size: int = 40) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
 
-def _invalid(body: Any, counting: bool) -> tuple[int, str] | None:
-    """The API's validation of a request body, reduced to what rlm-sub could get wrong."""
+def _invalid(body: Any, counting: bool, any_model: bool = False) -> tuple[int, str] | None:
+    """The API's validation of a request body, reduced to what rlm-sub could get wrong.
+
+    any_model: an engine serves whatever model it loaded, under any name.
+    """
     if not isinstance(body, dict):
         return 400, "body must be a JSON object"
     model = body.get("model")
     if not isinstance(model, str) or not model:
         return 400, "model: Field required"
-    if not model.startswith("claude-"):
+    if not model.startswith("claude-") and not any_model:
         return 404, f"model: {model}"
     if not counting and not isinstance(body.get("max_tokens"), int):
         return 400, "max_tokens: Field required"
@@ -713,6 +758,23 @@ def _usage(
     return usage
 
 
+def _engine_info(cfg: Config, path: str) -> dict[str, Any]:
+    """GET /v1/models, and llama-server's GET /props, as the engine being played serves them."""
+    if path == "/props":
+        props: dict[str, Any] = {
+            "default_generation_settings": {"n_ctx": cfg.context_window},
+            "total_slots": cfg.slots,
+        }
+        if cfg.caps:
+            props["chat_template_caps"] = {"supports_tool_calls": cfg.tools}
+        return props
+    owner = {"llama-server": "llamacpp", "ollama": "library", "vllm": "vllm"}[cfg.engine or ""]
+    entry: dict[str, Any] = {"id": "local-model", "object": "model", "owned_by": owner}
+    if cfg.engine == "vllm":
+        entry["max_model_len"] = cfg.context_window
+    return {"object": "list", "data": [entry]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=0)
@@ -722,6 +784,7 @@ def main() -> None:
     parser.add_argument("--fault-rate", type=float, default=0.0)
     parser.add_argument("--fault-kinds", default="429,529,500,drop")
     parser.add_argument("--seed", type=int)
+    parser.add_argument("--engine", choices=["llama-server", "ollama", "vllm"])
     args = parser.parse_args()
     config = Config(
         context_window=args.context_window,
@@ -729,6 +792,7 @@ def main() -> None:
         fault_rate=args.fault_rate,
         fault_kinds=args.fault_kinds.split(","),
         seed=args.seed,
+        engine=args.engine,
     )
     api = FakeAPI(config, port=args.port)
     if args.port_file:

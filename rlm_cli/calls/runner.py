@@ -13,7 +13,7 @@ from typing import Any
 from rlm_cli.calls.backends.protocol import USAGE_FIELDS, Backend, CallError, Request, Response
 from rlm_cli.calls.depth import Tree
 from rlm_cli.calls.ledger import BudgetBusy, BudgetExceeded, Ledger
-from rlm_cli.calls.pricing import cost
+from rlm_cli.calls.pricing import add_cost, cost, round_cost, unpriced
 from rlm_cli.errors import RlmError
 from rlm_cli.inputs.chunking import estimate_tokens, split_text
 from rlm_cli.workspace import atomic_write, read_json, sha256, write_json
@@ -43,6 +43,7 @@ class Job:
     key: str
     meta: dict[str, Any] = field(default_factory=dict)
     solve: Callable[[], Awaitable[str]] | None = None  # an agentic sub-agent instead of one call
+    split: bool = True  # on overflow, answer the halves; False: fail (nothing would merge them)
 
 
 @dataclass
@@ -86,14 +87,14 @@ def cached(job: Job) -> Outcome | None:
     return Outcome(job, "cached", text, record)
 
 
-def tally(outcomes: list[Outcome]) -> tuple[dict[str, int], float]:
-    """Total token usage and dollars spent by the calls behind these outcomes."""
+def tally(outcomes: list[Outcome]) -> tuple[dict[str, int], float | None]:
+    """Total token usage and dollars spent by the calls behind these outcomes (None: unknown)."""
     usage = dict.fromkeys(USAGE_FIELDS, 0)
-    dollars = 0.0
+    dollars: float | None = 0.0
     for o in outcomes:
         for k, v in o.record.get("usage", {}).items():
             usage[k] = usage.get(k, 0) + v
-        dollars += o.record.get("cost_usd") or 0.0
+        dollars = add_cost(dollars, o.record.get("cost_usd", 0.0))
     return usage, dollars
 
 
@@ -210,7 +211,7 @@ class Runner:
             status=status,
             error=error,
             usage=usage,
-            cost_usd=round(stats["cost"], 6),
+            cost_usd=round_cost(stats["cost"]),
             attempts=stats["attempts"],
             calls=len(stats["calls"]),
             call_ids=stats["calls"],
@@ -239,7 +240,7 @@ class Runner:
         try:
             response = await self.call(request, job.id, job.kind, stats)
         except CallError as e:
-            if e.kind != "overflow":
+            if e.kind != "overflow" or not job.split:
                 raise _Failed(str(e)) from None
             halves = split_text(material) if depth < MAX_SPLIT_DEPTH else None
             if halves is None:
@@ -275,10 +276,7 @@ class Runner:
             est_in += sum(estimate_tokens(str(m.get("content"))) for m in request.messages)
         est_cost = cost(s.model, {"input_tokens": est_in, "output_tokens": request.max_tokens})
         if est_cost is None and self.ledger.budget.max_cost is not None:
-            raise RlmError(
-                f"--max-cost needs a known price, and model {s.model} is not in the price table "
-                "(rlm_cli/pricing.py): choose a listed model or use --max-tokens instead"
-            )
+            raise RlmError(unpriced(s.model))
         while True:
             try:
                 call = self.ledger.start(
@@ -301,12 +299,18 @@ class Runner:
         end: dict[str, Any] = {"status": "cancelled", "usage": {}, "cost_usd": 0.0, "error": None}
         try:
             async with self.slots:
+                # Waiting for one of --concurrency slots is queueing, not answering: the
+                # call's start, duration and --timeout clock begin once it has a slot.
+                end["queued_s"] = round(time.time() - started, 3)
+                started = time.time()
                 response = await self._attempts(request, attempts)
+            if response.first_token_s is not None:
+                end["first_token_s"] = response.first_token_s
             dollars = response.cost_usd
             if dollars is None:
-                dollars = cost(s.model, response.usage) or 0.0
-            stats["cost"] += dollars
-            end.update(status="ok", usage=response.usage, cost_usd=round(dollars, 6))
+                dollars = cost(s.model, response.usage)  # None: no price for this model
+            stats["cost"] = add_cost(stats["cost"], dollars)
+            end.update(status="ok", usage=response.usage, cost_usd=round_cost(dollars))
             return response
         except CallError as e:
             end.update(status="failed", error=str(e))

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from rlm_cli.cli.options import make_settings
+from rlm_cli.cli.options import check_price, chunk_tokens, make_settings
 from rlm_cli.errors import EXIT_INTERRUPTED, RlmError
 
 
@@ -113,6 +113,8 @@ def stage_inputs(workspace: Path, paths: tuple[str, ...], kw: dict[str, Any], re
     from rlm_cli.progress import human
     from rlm_cli.workspace import Workspace
 
+    check_price(kw)
+    kw["chunk_tokens"] = chunk_tokens(kw)
     filters = Filters(
         include=list(kw["include"]),
         exclude=list(kw["exclude"]),

@@ -28,10 +28,9 @@ def chunk_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--chunk-tokens",
             type=click.IntRange(min=1),
-            default=20_000,
-            show_default=True,
             envvar="RLM_CHUNK_TOKENS",
-            help="Token budget of one chunk (estimated).",
+            help="Token budget of one chunk (estimated) [default: 20000, or what fits the "
+            "window a local engine reports].",
         ),
         click.option(
             "--include",
@@ -84,19 +83,16 @@ def model_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--max-output",
             type=click.IntRange(min=1),
-            default=4096,
-            show_default=True,
             envvar="RLM_MAX_OUTPUT",
-            help="max_tokens of each answer.",
+            help="max_tokens of each answer [default: 4096; for a local engine an eighth of "
+            "its window, or 1024].",
         ),
         click.option(
             "--concurrency",
             "-j",
             type=click.IntRange(min=1, max=1000),
-            default=8,
-            show_default=True,
             envvar="RLM_CONCURRENCY",
-            help="Calls in flight at once.",
+            help="Calls in flight at once [default: 8; a llama-server's slot count; 1 for Ollama].",
         ),
         click.option(
             "--retries",
@@ -138,7 +134,14 @@ def model_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "--max-cost",
             type=click.FloatRange(min=0, min_open=True),
             envvar="RLM_MAX_COST",
-            help="Dollar budget for the whole recursion tree, at list prices.",
+            help="Dollar budget for the whole recursion tree, at list prices (or --price).",
+        ),
+        click.option(
+            "--price",
+            metavar="IN/OUT",
+            envvar="RLM_PRICE",
+            help="Dollars per million input/output tokens, for a model not in the price "
+            "table (e.g. 0/0 for a local model); without one its cost reads 'unknown'.",
         ),
         click.option(
             "--max-depth",
@@ -189,14 +192,55 @@ def workspace_option(required: bool) -> Callable[..., Any]:
     )
 
 
+def chunk_tokens(kw: dict[str, Any]) -> int:
+    """--chunk-tokens, or by default 20000 cut to half of what the engine's window leaves."""
+    if kw.get("chunk_tokens"):
+        return kw["chunk_tokens"]
+    if kw.get("backend", "anthropic") != "anthropic":
+        return 20_000
+    from rlm_cli.calls.engine import context_window
+
+    window = context_window(kw.get("model") or DEFAULT_MODEL)
+    if window is None:
+        return 20_000
+    return max(200, min(20_000, (window - (kw.get("max_output") or window // 8)) // 2))
+
+
+def check_price(kw: dict[str, Any]) -> None:
+    """Apply --price to this process and its sub-agents; refuse a dollar cap without a price.
+
+    Runs before staging and before any call, so a cap that cannot hold costs nothing.
+    """
+    if "model" not in kw:
+        return
+    import os
+
+    from rlm_cli.calls.pricing import PRICE_ENV, check_cap, parse_price
+
+    if kw.get("price"):
+        parse_price(kw["price"])
+        os.environ[PRICE_ENV] = kw["price"]  # sub-agent processes inherit it
+    if kw.get("backend", "anthropic") == "anthropic":
+        check_cap(kw["model"] or DEFAULT_MODEL, kw.get("max_cost"))
+
+
 def make_settings(kw: dict[str, Any]):
     from rlm_cli.calls.runner import Settings
 
+    check_price(kw)
     default = "haiku" if kw["backend"] == "claude-code" else DEFAULT_MODEL
+    model = kw["model"] or default
+    concurrency, max_output = kw["concurrency"], kw["max_output"]
+    if kw["backend"] == "anthropic" and (concurrency is None or max_output is None):
+        from rlm_cli.calls.engine import local_defaults, probe
+
+        local_concurrency, local_output = local_defaults(probe(model))
+        concurrency = concurrency or local_concurrency
+        max_output = max_output or local_output
     return Settings(
-        model=kw["model"] or default,
-        max_tokens=kw["max_output"],
-        concurrency=kw["concurrency"],
+        model=model,
+        max_tokens=max_output or 4096,
+        concurrency=concurrency or 8,
         max_attempts=kw["retries"],
         call_timeout=kw["timeout"],
         backoff_base=kw["retry_delay"],
