@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from rlm_cli import __version__
+from rlm_cli.cli.eval_command import eval_command
 from rlm_cli.cli.invoke import (
     cli_errors,
     default_workspace,
@@ -448,7 +449,7 @@ def plan(
     )
 
 
-for _command in (status, trace_command, report, install_skill):
+for _command in (status, trace_command, report, install_skill, eval_command):
     cli.add_command(_command)
 
 
