@@ -37,7 +37,7 @@ def expected_files() -> set[str]:
     files = {"SKILL.md"}
     files |= {f"skill/{p.name}" for p in (ROOT / "skill").iterdir()}
     files |= {f"scripts/{p.name}" for p in (ROOT / "scripts").glob("*.sh")}
-    return files - {"scripts/gen-command-reference.sh"}
+    return files
 
 
 def installed_files(dest: Path) -> set[str]:

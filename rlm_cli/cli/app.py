@@ -9,6 +9,7 @@ import click
 
 from rlm_cli import __version__
 from rlm_cli.cli.direct import query, solve
+from rlm_cli.cli.eval_command import eval_command
 from rlm_cli.cli.groups import Agents, Calls, Staging, batch_mode
 from rlm_cli.cli.invoke import (
     cli_errors,
@@ -313,7 +314,7 @@ def plan(
     show_plan(ctx, Workspace(workspace), task, as_json, exact=exact, reduce_tokens=reduce_tokens)
 
 
-for _command in (query, solve, status, trace_command, report, install_skill):
+for _command in (query, solve, status, trace_command, report, install_skill, eval_command):
     cli.add_command(_command)
 
 

@@ -28,7 +28,6 @@ from rlm_cli.errors import RlmError
 SKILL_NAME = "rlm"
 RECORD = ".rlm-install.json"
 SUBDIRS = ("skill", "scripts")
-DEV_ONLY = {"scripts/gen-command-reference.sh"}  # maintains the repo, not useful to an agent
 
 
 def source_root() -> Traversable:
@@ -54,7 +53,7 @@ def skill_files(root: Traversable) -> dict[str, bytes]:
             continue
         for entry in sorted(folder.iterdir(), key=lambda e: e.name):
             rel = f"{sub}/{entry.name}"
-            if entry.is_file() and not entry.name.startswith(".") and rel not in DEV_ONLY:
+            if entry.is_file() and not entry.name.startswith("."):
                 files[rel] = entry.read_bytes()
     return files
 
