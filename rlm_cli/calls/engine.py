@@ -136,7 +136,8 @@ def probe(model: str, url: str | None = None) -> Engine:
     if "llamacpp" in owners:
         return _llama_server(url)
     for entry in entries:
-        if entry.get("id") == model and isinstance(entry.get("max_model_len"), int):
+        one = entry.get("id") == model or len(entries) == 1  # vLLM serves one model, usually
+        if one and isinstance(entry.get("max_model_len"), int):
             return Engine(url, is_local(url), entry["max_model_len"], name="vllm")
     if owners & {"library", "ollama"}:
         return Engine(url, is_local(url), name="ollama")
