@@ -100,7 +100,7 @@ class Context:
     budget: Budget = field(default_factory=Budget)
     ledger: Ledger | None = None
     slots: asyncio.Semaphore | None = None  # calls in flight, across every runner of the process
-    agentic: bool = False  # map's sub-agents are solve loops one level deeper (rlm_cli/solve.py)
+    agentic: bool = False  # map's sub-agents are solve loops one level deeper (steps/solve.py)
     max_turns: int = 12
     shard: tuple[int, int] | None = None  # map only shard I of N of the chunks
 

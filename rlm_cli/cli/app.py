@@ -296,7 +296,7 @@ def plan(
 
     Stages PATHS (as run would, into the same workspace, so a later run reuses it) and
     prints the number of calls, input tokens, expected and worst-case output tokens, and
-    dollars at the prices in rlm_cli/pricing.py, with how many calls the cache saves.
+    dollars at the prices in rlm_cli/calls/pricing.py, with how many calls the cache saves.
     Same as `run --dry-run`.
 
     \b
