@@ -223,7 +223,7 @@ def test_stdout_carries_only_the_answer_and_usage_goes_to_stderr(fake_api: FakeA
     r = rlm("run", "Summarise", str(root), "-w", str(tmp_path / "ws"), "-o", str(out))
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("fake answer:") and r.stdout.strip() == out.read_text().strip()
-    assert re.search(r"map: 1/1 chunks answered .* tokens in", r.stderr)
+    assert re.search(r"map: 1/1 chunk answered .* tokens in", r.stderr)
 
 
 def test_run_without_a_workspace_picks_one_under_dot_rlm_and_resumes(

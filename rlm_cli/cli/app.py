@@ -41,7 +41,7 @@ from rlm_cli.errors import EXIT_CODES_HELP
 
 @click.group(
     epilog="\b\n" + EXIT_CODES_HELP + "\n\n\b\n" + ENV_HELP,
-    context_settings={"max_content_width": 100},
+    context_settings={"max_content_width": 100, "help_option_names": ["-h", "--help"]},
 )
 @click.version_option(__version__, prog_name="rlm-sub")
 def cli() -> None:
