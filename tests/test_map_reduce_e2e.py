@@ -233,7 +233,7 @@ def test_run_without_a_workspace_picks_one_under_dot_rlm_and_resumes(
     r1 = rlm("run", "Summarise", "src", cwd=tmp_path)
     r2 = rlm("run", "Summarise", "src", cwd=tmp_path)
     assert r1.returncode == r2.returncode == 0, r1.stderr + r2.stderr
-    [ws] = (tmp_path / ".rlm").iterdir()
+    [ws] = [p for p in (tmp_path / ".rlm").iterdir() if p.name != ".gitignore"]
     assert ws.name.startswith("summarise-") and (ws / "final.md").exists()
     assert len(fake_api.calls()) == 1
 
