@@ -112,3 +112,34 @@ def test_trace_hints_at_earlier_runs_and_does_not_wrap_when_piped(
     assert len(headers) == 2 and all(h.rstrip().endswith("s") for h in headers), every.stdout
     assert "2 calls, 0 failed" in headers[0] and "1 call, 0 failed" in headers[1]
     assert all(", wall " in h for h in headers), "a piped header was cut at 80 columns"
+
+
+def test_plan_shows_only_what_matters_to_a_plan(fake_api: FakeAPI, tmp_path: Path):
+    shown = rlm("plan", "--help").stdout
+    for hidden in ("--retries", "--timeout", "--concurrency", "--partial", "--retry-delay"):
+        assert hidden not in shown
+    assert "--model" in shown and "--max-cost" in shown
+    (tmp_path / "a.txt").write_text("one\n")
+    r = rlm("plan", "Q", "a.txt", "-w", "ws", cwd=tmp_path)
+    assert r.returncode == 0 and "Run without --dry-run" not in r.stdout
+    assert "`rlm-sub run`" in r.stdout
+
+
+def test_json_on_query_chunk_and_trace(fake_api: FakeAPI, tmp_path: Path):
+    import json
+
+    (tmp_path / "a.txt").write_text("one needle\n")
+    q = rlm("query", "FIND:needle", "a.txt", "--json", cwd=tmp_path)
+    assert q.returncode == 0, q.stderr
+    answer = json.loads(q.stdout)
+    assert "a.txt:1" in answer["answer"] and answer["exit_code"] == 0
+    assert answer["cost_usd"] > 0 and answer["usage"]["input_tokens"] > 0
+    assert "query: 1 call;" in q.stderr and "tokens in" in q.stderr  # the bill, also as text
+    c = rlm("chunk", "a.txt", "-w", "ws", "--json", cwd=tmp_path)
+    staged = json.loads(c.stdout)
+    assert staged["files"] == 1 and staged["chunks"] == 1 and staged["workspace"] == "ws"
+    assert rlm("map", "FIND:needle", "-w", "ws", cwd=tmp_path).returncode == 0
+    t = rlm("trace", "-w", "ws", "--json", cwd=tmp_path)
+    [run] = json.loads(t.stdout)["runs"]
+    [call] = run["calls"]
+    assert call["kind"] == "map" and call["status"] == "ok" and call["tokens"] > 0
