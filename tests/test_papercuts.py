@@ -78,13 +78,20 @@ def test_one_is_singular(fake_api: FakeAPI, tmp_path: Path):
     assert r.returncode == 1 and "excluded: 1 file (not matched by --include)" in r.stderr
 
 
-def test_an_unreachable_endpoint_is_named_and_the_retries_counted(tmp_path: Path):
+def test_an_unreachable_endpoint_is_named_with_its_own_exit_code(tmp_path: Path):
     (tmp_path / "a.txt").write_text("one\n")
-    env = {"ANTHROPIC_API_KEY": "sk-test", "RLM_RETRIES": "2", "RLM_RETRY_DELAY": "0.01"}
-    r = rlm("query", "Q", "a.txt", cwd=tmp_path, env=env)  # conftest: 127.0.0.1:9, nobody
-    assert r.returncode != 0
-    assert "cannot reach http://127.0.0.1:9" in r.stderr
-    assert "(gave up after 2 attempts)" in r.stderr
+    env = {"ANTHROPIC_API_KEY": "sk-test", "RLM_RETRY_DELAY": "0.01"}
+    for command in (["query", "Q", "a.txt"], ["run", "Q", "a.txt", "-w", "ws", "--json"]):
+        r = rlm(*command, cwd=tmp_path, env=env)  # conftest: 127.0.0.1:9, where nobody listens
+        assert r.returncode == 6, r.stderr
+        assert "could not reach the model: cannot reach http://127.0.0.1:9" in r.stderr
+        assert "(after 3 attempts; nothing answered)" in r.stderr  # not the 6 of --retries
+
+
+def test_retries_are_counted_in_plain_words(fake_api: FakeAPI, tmp_path: Path):
+    (tmp_path / "a.txt").write_text("one FAIL:529\n")
+    r = rlm("query", "Q", "a.txt", cwd=tmp_path, env={"RLM_RETRIES": "2"})
+    assert r.returncode == 3 and "(gave up after 2 attempts)" in r.stderr
 
 
 def test_a_cancelled_call_is_not_a_failed_one():
