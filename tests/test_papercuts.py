@@ -5,6 +5,7 @@ trace's hint about earlier runs and its lines unwrapped when piped."""
 from __future__ import annotations
 
 import os
+import re
 import stat
 import subprocess
 from pathlib import Path
@@ -150,3 +151,19 @@ def test_json_on_query_chunk_and_trace(fake_api: FakeAPI, tmp_path: Path):
     [run] = json.loads(t.stdout)["runs"]
     [call] = run["calls"]
     assert call["kind"] == "map" and call["status"] == "ok" and call["tokens"] > 0
+
+
+def test_solve_offers_only_the_messages_api_and_sums_up_its_usage(
+    fake_api: FakeAPI, tmp_path: Path
+):
+    shown = rlm("solve", "--help").stdout
+    assert "[auto|anthropic]" in shown and "claude-code" not in shown.split("--backend")[1][:40]
+    (tmp_path / "a.txt").write_text("one needle\n")
+    final = {"type": "tool_use", "id": "toolu_final", "name": "final", "input": {"text": "done"}}
+    fake_api.responder = lambda body: [final] if body.get("tools") else None
+    r = rlm("solve", "FIND:needle", "a.txt", "-w", "ws", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "done"
+    assert re.search(
+        r"solve: \d+ calls? \(0 failed\), [\d,]+ tokens, \$[\d.]+; calls in ", r.stderr
+    )

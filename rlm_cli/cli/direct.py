@@ -148,6 +148,22 @@ def solve(
         ),
     )
     write_answer(ws.final_path, output, text=text)
+    if not calls.quiet:
+        from rlm_cli.observe.trace import load, total
+        from rlm_cli.progress import plural
+
+        spent = total(c for r in load(ws, "latest") for c in r.calls)
+        click.echo(
+            f"solve: {plural(spent.calls, 'call')} ({spent.failed} failed), {spent.tokens:,} "
+            f"tokens, ${spent.cost:.4f}; calls in {ws.trace_path}",
+            err=True,
+        )
     if as_json:
         emit_json({"workspace": str(workspace), "final": str(ws.final_path), "answer": text}, 0)
     click.echo(text.rstrip("\n"))
+
+
+# solve needs tool use, which only the Messages API backend offers: offer no other.
+for _param in solve.params:
+    if _param.name == "backend":
+        _param.type = click.Choice(["auto", "anthropic"])
