@@ -8,8 +8,9 @@ from typing import Any
 
 import click
 
-from rlm_cli.cli.invoke import cli_errors, emit_json, run_async
-from rlm_cli.cli.options import agent_options, json_option, make_settings, model_options
+from rlm_cli.cli.groups import Agents, Calls
+from rlm_cli.cli.invoke import cli_errors, emit_json, open_context, run_async
+from rlm_cli.cli.options import agent_options, json_option, model_options
 
 TASK_NAMES = ("niah", "multi-niah", "aggregate", "pairs", "codeqa")
 METHOD_NAMES = ("direct", "run", "solve")
@@ -117,7 +118,7 @@ def _methods(ctx: Any, param: Any, value: str) -> list[str]:
 def eval_command(
     tasks: tuple[str, ...], sizes: list[int], methods: list[str], trials: int, seed: int, out: Path,
     context_window: int, chunk_tokens: int, reduce_tokens: int | None, depth: float | None,
-    repo: Path | None, dry_run: bool, quiet: bool, as_json: bool, **kw: Any,
+    repo: Path | None, dry_run: bool, calls: Calls, agents: Agents, as_json: bool,
 ) -> None:  # fmt: skip
     """Score direct calls against rlm-sub on generated tasks whose answers code computes.
 
@@ -148,10 +149,11 @@ def eval_command(
     plan = EvalPlan(
         tasks=list(dict.fromkeys(tasks)), sizes=sizes, methods=methods, trials=trials, seed=seed,
         out=out, window=context_window, chunk_tokens=chunk_tokens, reduce_tokens=reduce_tokens,
-        max_turns=kw["max_turns"], depth=depth, repo=repo,
+        max_turns=agents.max_turns, depth=depth, repo=repo,
     )  # fmt: skip
-    settings = make_settings(kw)
-    if "solve" in methods and kw["backend"] != "anthropic":
+    settings = calls.settings
+    ctx = open_context(calls, agents)
+    if "solve" in methods and not ctx.backend.supports_tools:
         raise click.UsageError("the solve method needs the Messages API: use --backend anthropic")
     if dry_run:
         found = estimate(plan, settings.model, settings.max_tokens)
@@ -167,7 +169,7 @@ def eval_command(
         if not found["methods"]:
             click.echo("nothing to run: every trial is already in results.jsonl")
         sys.exit(0)
-    summary = run_async(kw, quiet, lambda ctx: eval_step(plan, ctx))
+    summary = run_async(ctx, lambda ctx: eval_step(plan, ctx))
     lines = summarize([r for r in summary.rows if r.get("seed") == seed])
     if lines:
         title = f"rlm-sub eval: score by input size ({settings.model}, seed {seed})"
