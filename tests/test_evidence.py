@@ -71,6 +71,19 @@ def test_quote_forms_small_models_use():
     assert described.status == "unverified" and described.text.startswith("src/net.py:12")
 
 
+def test_quotes_are_compared_word_for_word_ignoring_case_and_punctuation():
+    needle = "The special magic number for the brisk canyon is: 2119695."
+    lines = [f"filler line {i}" for i in range(1, 31)]
+    lines[17] = needle
+    text = "\n".join(lines) + "\n"
+    [chunk] = pack([SourceFile("haystack.txt", text, len(text))], 10_000)
+    loose = 'haystack.txt:18: "the special magic number for the brisk canyon is 2119695"'
+    [f] = check_answer(loose, chunk.text, "c1").findings
+    assert f["text"] == needle and f["line"] == 18
+    wrong = 'haystack.txt:18: "The special magic number for the brisk canyon is: 2119696."'
+    assert check_answer(wrong, chunk.text, "c1").rejected
+
+
 def test_an_unstructured_answer_is_kept_and_marked_and_nothing_is_not_sent():
     loose = check_answer(
         "The retry limit seems to be five.", part(), "c1", "What is the retry limit?"
@@ -89,7 +102,7 @@ def test_an_unstructured_answer_is_kept_and_marked_and_nothing_is_not_sent():
 
 def needle_corpus(root: Path, files: int = 12, needles: tuple[int, ...] = (2, 9)) -> Path:
     for n in range(files):
-        lines = [f"row {i} of file {n}" for i in range(1, 21)]
+        lines = [f"row {i} of file {n}" for i in range(1, 11)]
         if n in needles:
             lines[6] = f"the needle of file {n} is here"
         (root / f"f{n:02d}.txt").parent.mkdir(parents=True, exist_ok=True)
@@ -109,8 +122,8 @@ def test_evidence_survives_three_reduce_levels_of_a_synthesis_that_drops_it(
     fake_api: FakeAPI, tmp_path: Path
 ):
     fake_api.responder = forgetful
-    needles = tuple(n for n in range(30) if n % 5)
-    needle_corpus(tmp_path / "src", 30, needles)
+    needles = tuple(n for n in range(60) if n % 5)
+    needle_corpus(tmp_path / "src", 60, needles)
     ws = tmp_path / "ws"
     r = rlm("run", "FIND:needle", "src", "-w", str(ws), "--per-file", "--reduce-tokens", "500",
             "--json", cwd=tmp_path)  # fmt: skip
@@ -129,8 +142,8 @@ def test_evidence_survives_three_reduce_levels_of_a_synthesis_that_drops_it(
     # every synthesis was shown the checked findings its inputs lost
     merges = [c for c in fake_api.calls() if "combining the answers" in c["system"]]
     assert any("Checked findings behind this answer:" in c["user"] for c in merges)
-    # the six answers with nothing in them never reached a synthesis
-    assert out["reduce"]["dropped_irrelevant"] == 6
+    # the twelve answers with nothing in them never reached a synthesis
+    assert out["reduce"]["dropped_irrelevant"] == 12
 
 
 def liar(body: dict[str, Any]) -> list[dict[str, Any]] | None:

@@ -1,5 +1,8 @@
 """Grounded answers: code checks every quoted finding against the part it came from.
 
+Quotes are compared word for word, ignoring case, punctuation and spacing: a small model that
+drops a colon still quotes, one that changes a digit or a name does not.
+
 A sub-agent cites a finding as one line, `PATH:LINE: "exact words" - what it shows`. Each
 such line is looked up in the text of the part the sub-agent saw: the quote must occur at the
 cited line of that path (give or take NEAR lines). A quote found elsewhere in the part is kept
@@ -34,10 +37,12 @@ NOTHING_RE = re.compile(
     re.IGNORECASE,
 )
 WORD_RE = re.compile(r"[a-z0-9]+")
+PUNCT_RE = re.compile(r"[^\w]+")
 
 
 def _norm(text: str) -> str:
-    return " ".join(text.split())
+    """Words and numbers only, lower case: quotes are compared ignoring case and punctuation."""
+    return " ".join(PUNCT_RE.sub(" ", text.lower()).split())
 
 
 @dataclass
@@ -174,7 +179,8 @@ def check_answer(
         entry: dict[str, Any] = {
             "path": path,
             "line": at,
-            "quote": " ... ".join(pieces),
+            "quote": (quote if quote is not None else found["rest"]).strip(),
+            "text": part.lines[path][at].strip()[:300],  # the input's own words at that line
             "claim": "" if exact else claim,
             "source": source,
         }

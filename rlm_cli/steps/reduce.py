@@ -15,7 +15,7 @@ from rlm_cli.steps.evidence import check_answer, cite, footer, merge
 from rlm_cli.steps.jobs import last_map, map_jobs
 from rlm_cli.workspace import Workspace, atomic_write, read_json, sha256, write_json
 
-EVIDENCE_SHOWN = 20  # checked findings shown to a synthesis per answer, beyond those in its text
+EVIDENCE_SHOWN = 8  # checked findings shown to a synthesis per answer, beyond those in its text
 
 
 @dataclass
