@@ -94,6 +94,9 @@ rlm_make_outdir() {
     rlm_usage_error "output path exists and is not a directory: $dir"
   fi
   mkdir -p "$dir" || rlm_die "cannot create output directory $dir"
+  if [ -z "$RLM_OUT" ] && [ ! -e .rlm/.gitignore ]; then # keep `git add -A` off the workspaces
+    printf '# rlm-sub workspaces: never commit them\n*\n' >.rlm/.gitignore
+  fi
   RLM_OUT=$(cd "$dir" && pwd)
 }
 

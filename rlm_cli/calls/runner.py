@@ -297,8 +297,13 @@ class Runner:
             out_of_time = time.monotonic() + delay >= deadline
             if error.kind != "retryable" or attempt >= s.max_attempts or out_of_time:
                 if error.kind == "retryable":
-                    why = "deadline" if out_of_time else "attempts"
-                    raise CallError("failed", f"{error} (gave up after {attempt} attempts: {why})")
+                    late = (
+                        f"; a retry would pass the {s.call_timeout:g}s --timeout"
+                        if out_of_time
+                        else ""
+                    )
+                    tries = f"{attempt} attempt{'' if attempt == 1 else 's'}"
+                    raise CallError("failed", f"{error} (gave up after {tries}{late})")
                 raise error
             await asyncio.sleep(delay)
 

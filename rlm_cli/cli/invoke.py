@@ -73,15 +73,24 @@ def emit_json(obj: dict[str, Any], code: int) -> None:
 
 
 def open_context(
-    calls: Calls, agents: Agents | None = None, shard: tuple[int, int] | None = None
+    calls: Calls,
+    agents: Agents | None = None,
+    shard: tuple[int, int] | None = None,
+    calling: bool = True,
 ) -> Context:
-    """The context a command's steps share: lazy backend, settings, budgets, depth, reporter."""
-    from rlm_cli.calls.context import Context, LazyBackend
+    """The context a command's steps share: lazy backend, settings, budgets, depth, reporter.
+
+    When the command is `calling` the model, a backend that cannot run fails here, before
+    the command writes anything.
+    """
+    from rlm_cli.calls.context import Context, LazyBackend, check_ready
     from rlm_cli.calls.depth import Tree
     from rlm_cli.progress import Reporter
 
     agents = agents or Agents()
     tree = Tree.from_env(calls.max_depth)
+    if calling:
+        check_ready(calls.backend)
     return Context(
         backend=LazyBackend(calls.backend, tree),
         settings=calls.settings,
@@ -114,17 +123,29 @@ def run_async(ctx: Context, make: Callable[[Context], Coroutine[Any, Any, Any]])
 def stage_inputs(workspace: Path, paths: tuple[str, ...], staging: Staging, reporter) -> None:
     """Stage inputs into the workspace and print the summary."""
     from rlm_cli.inputs.staging import stage
-    from rlm_cli.progress import human
-    from rlm_cli.workspace import Workspace
+    from rlm_cli.progress import human, plural
+    from rlm_cli.workspace import Workspace, ignore_in_git, remove_empty
 
-    manifest, s = stage(
-        Workspace(workspace), list(paths), staging.filters, staging.chunk_tokens, staging.per_file
-    )
+    new = not workspace.exists()
+    try:
+        manifest, s = stage(
+            Workspace(workspace),
+            list(paths),
+            staging.filters,
+            staging.chunk_tokens,
+            staging.per_file,
+        )
+    except BaseException:
+        if new:
+            remove_empty(workspace)  # a failed first staging leaves no empty folders behind
+        raise
+    ignore_in_git(workspace)
     skipped = f", skipped {s.skipped} (see manifest.json)" if s.skipped else ""
     excluded = f", excluded {s.excluded}" if s.excluded else ""
     reporter.info(
-        f"chunk: {s.files} files ({human(s.bytes)}B, ~{human(s.tokens)} tokens) -> {s.chunks} chunks "
-        f"of <= {staging.chunk_tokens:,} tokens{skipped}{excluded}; {s.seconds:.1f}s; in {workspace}"
+        f"chunk: {plural(s.files, 'file')} ({human(s.bytes)}B, ~{human(s.tokens)} tokens) -> "
+        f"{plural(s.chunks, 'chunk')} of <= {staging.chunk_tokens:,} tokens{skipped}{excluded}; "
+        f"{s.seconds:.1f}s; in {workspace}"
     )
     for f in manifest["files"]:
         if f.get("note"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -72,7 +73,24 @@ def trace_command(workspace: Path, run_id: str, limit: int, slowest: int) -> Non
     from rlm_cli.observe.trace_view import render
     from rlm_cli.workspace import Workspace
 
-    render(load(Workspace(workspace), run_id), limit, slowest)
+    ws = Workspace(workspace)
+    render(load(ws, run_id), limit, slowest)
+    hint_other_runs(ws, run_id)
+
+
+def hint_other_runs(ws: Any, run_id: str) -> None:
+    """After showing the latest run only, say on stderr that earlier runs exist."""
+    if run_id != "latest":
+        return
+    from rlm_cli.observe.trace import read_events, run_ids
+
+    runs = run_ids(read_events(ws.trace_path))
+    if len(runs) > 1:
+        click.echo(
+            f"(this is the latest of {len(runs)} runs in {ws.root}, e.g. a map and a reduce "
+            "run one by one: --run all shows them all)",
+            err=True,
+        )
 
 
 @click.command()
@@ -107,6 +125,7 @@ def report(workspace: Path, run_id: str, output: Path | None) -> None:
     path = output or ws.root / "report.html"
     write_report(ws, load(ws, run_id), path)
     click.echo(str(path))
+    hint_other_runs(ws, run_id)
 
 
 AGENTS = ("claude", "agents", "codex", "gemini", "copilot", "cursor")

@@ -43,7 +43,7 @@ class AnthropicBackend(MessagesApi):
         except anthropic.APIStatusError as e:
             raise _classify(e) from None
         except anthropic.APIConnectionError as e:
-            raise CallError("retryable", f"connection error: {e}") from None
+            raise CallError("retryable", f"cannot reach {self.client.base_url}: {e}") from None
         text = "".join(b.text for b in message.content if b.type == "text")
         usage = {f: getattr(message.usage, f, None) or 0 for f in USAGE_FIELDS}
         return Response(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import random
 import re
 import shlex
@@ -14,44 +13,11 @@ import time
 from pathlib import Path
 
 from conftest import RLM, rlm
+from corpus import corpus, plant, results
 from fake_api import FakeAPI
 
 MAP = "you see exactly one part"  # words of the map system prompt, to tell its calls apart
 REDUCE = "combining the answers"  # and of the reduce system prompt
-
-
-def corpus(root: Path, files: int, lines: int, seed: int = 7) -> Path:
-    """A tree of plain text files, each line a few words; returns root."""
-    rng = random.Random(seed)
-    words = [
-        "alpha",
-        "beta",
-        "gamma",
-        "delta",
-        "omega",
-        "kappa",
-        "sigma",
-        "theta",
-        "lambda",
-        "zeta",
-    ]
-    for f in range(files):
-        path = root / f"pkg{f % 5}" / f"mod{f:03d}.txt"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        body = [" ".join(rng.choice(words) for _ in range(8)) for _ in range(lines)]
-        path.write_text("\n".join(body) + "\n")
-    return root
-
-
-def results(ws: Path) -> dict[str, dict]:
-    return {p.stem: json.loads(p.read_text()) for p in (ws / "results").glob("*.json")}
-
-
-def plant(path: Path, line: int, text: str) -> None:
-    """Replace one line (1-based) of a file."""
-    lines = path.read_text().split("\n")
-    lines[line - 1] = text
-    path.write_text("\n".join(lines))
 
 
 def test_needle_in_a_corpus_far_larger_than_the_model_window(fake_api: FakeAPI, tmp_path: Path):
@@ -258,7 +224,7 @@ def test_stdout_carries_only_the_answer_and_usage_goes_to_stderr(fake_api: FakeA
     r = rlm("run", "Summarise", str(root), "-w", str(tmp_path / "ws"), "-o", str(out))
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("fake answer:") and r.stdout.strip() == out.read_text().strip()
-    assert re.search(r"map: 1/1 chunks answered .* tokens in", r.stderr)
+    assert re.search(r"map: 1/1 chunk answered .* tokens in", r.stderr)
 
 
 def test_run_without_a_workspace_picks_one_under_dot_rlm_and_resumes(
@@ -268,7 +234,7 @@ def test_run_without_a_workspace_picks_one_under_dot_rlm_and_resumes(
     r1 = rlm("run", "Summarise", "src", cwd=tmp_path)
     r2 = rlm("run", "Summarise", "src", cwd=tmp_path)
     assert r1.returncode == r2.returncode == 0, r1.stderr + r2.stderr
-    [ws] = (tmp_path / ".rlm").iterdir()
+    [ws] = [p for p in (tmp_path / ".rlm").iterdir() if p.name != ".gitignore"]
     assert ws.name.startswith("summarise-") and (ws / "final.md").exists()
     assert len(fake_api.calls()) == 1
 
