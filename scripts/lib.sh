@@ -140,5 +140,10 @@ rlm_run() {
   fi
   rm -f "$answer"
   if [ "$code" -eq 0 ]; then code=1; fi
-  rlm_die "rlm-sub failed (exit $code); no answer written. Finished sub-agent answers are kept in $RLM_OUT/work: re-run with -o $RLM_OUT to resume" "$code"
+  case $code in
+    1 | 2 | 6) # nothing to resume: the message above says what to fix
+      rlm_die "rlm-sub failed (exit $code); no answer written" "$code" ;;
+    *)
+      rlm_die "rlm-sub failed (exit $code); no answer written. Finished sub-agent answers are kept in $RLM_OUT/work: re-run with -o $RLM_OUT to resume" "$code" ;;
+  esac
 }

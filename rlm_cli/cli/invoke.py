@@ -120,8 +120,10 @@ def run_async(ctx: Context, make: Callable[[Context], Coroutine[Any, Any, Any]])
         sys.exit(EXIT_INTERRUPTED)
 
 
-def stage_inputs(workspace: Path, paths: tuple[str, ...], staging: Staging, reporter) -> None:
-    """Stage inputs into the workspace and print the summary."""
+def stage_inputs(
+    workspace: Path, paths: tuple[str, ...], staging: Staging, reporter
+) -> dict[str, Any]:
+    """Stage inputs into the workspace, print the summary, and return its figures."""
     from rlm_cli.inputs.staging import stage
     from rlm_cli.progress import human, plural
     from rlm_cli.workspace import Workspace, ignore_in_git, remove_empty
@@ -150,6 +152,7 @@ def stage_inputs(workspace: Path, paths: tuple[str, ...], staging: Staging, repo
     for f in manifest["files"]:
         if f.get("note"):
             reporter.warn(f"{f['path']}: {f['note']}")
+    return {"workspace": str(workspace), **{k: v for k, v in vars(s).items() if k != "seconds"}}
 
 
 class CliError(click.ClickException):

@@ -53,8 +53,14 @@ def status(workspace: Path, as_json: bool) -> None:
     show_default=True,
     help="How many of the slowest calls to list.",
 )
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the runs' calls as one JSON object (id, kind, depth, parent, status, ...).",
+)
 @cli_errors
-def trace_command(workspace: Path, run_id: str, limit: int, slowest: int) -> None:
+def trace_command(workspace: Path, run_id: str, limit: int, slowest: int, as_json: bool) -> None:
     """Draw the call tree of a workspace's run, with totals, the slowest and the failed calls.
 
     Reads trace.jsonl, where every process of the recursion tree booked its model calls.
@@ -68,13 +74,24 @@ def trace_command(workspace: Path, run_id: str, limit: int, slowest: int) -> Non
       rlm-sub trace -w .rlm/repo
       rlm-sub trace -w .rlm/repo --run all --limit 5
       rlm-sub trace -w .rlm/repo | less -R
+      rlm-sub trace -w .rlm/repo --run all --json | jq '[.runs[].calls[].cost] | add'
     """
     from rlm_cli.observe.trace import load
     from rlm_cli.observe.trace_view import render
     from rlm_cli.workspace import Workspace
 
     ws = Workspace(workspace)
-    render(load(ws, run_id), limit, slowest)
+    runs = load(ws, run_id)
+    if as_json:
+        import json
+
+        keep = ("call", "id", "kind", "depth", "parent", "model", "start", "end", "status")
+        keep += ("attempts", "tokens", "cost", "error")
+        listing = [{"run": r.run, "calls": [{k: getattr(c, k) for k in keep} for c in r.calls]}
+                   for r in runs]  # fmt: skip
+        click.echo(json.dumps({"workspace": str(workspace), "runs": listing}, indent=2))
+    else:
+        render(runs, limit, slowest)
     hint_other_runs(ws, run_id)
 
 
