@@ -84,6 +84,24 @@ def test_quotes_are_compared_word_for_word_ignoring_case_and_punctuation():
     assert check_answer(wrong, chunk.text, "c1").rejected
 
 
+def test_an_uncited_quote_of_the_part_is_located_by_code():
+    checked = check_answer(
+        'The limit: "retry_limit = 5  # the retry policy is decided here"\n'
+        "def connect(host, port): is where connections start\n"
+        "The special magic number is 42.",
+        part(),
+        "c1",
+    )
+    [f] = checked.findings  # the second line is not word for word, the third not in the part
+    assert (f["path"], f["line"], f["located"]) == ("src/net.py", 12, True)
+    repeated = check_answer(
+        "Line 12 says: retry_limit = 5  # the retry policy is decided here", part(), "c1"
+    )
+    assert repeated.status == "unverified"  # words around the quote: not the input's line
+    whole = check_answer("- retry_limit = 5  # the retry policy is decided here", part(), "c1")
+    assert whole.findings[0]["line"] == 12 and whole.status == "checked"
+
+
 def test_an_unstructured_answer_is_kept_and_marked_and_nothing_is_not_sent():
     loose = check_answer(
         "The retry limit seems to be five.", part(), "c1", "What is the retry limit?"

@@ -7,7 +7,8 @@ A sub-agent cites a finding as one line, `PATH:LINE: "exact words" - what it sho
 such line is looked up in the text of the part the sub-agent saw: the quote must occur at the
 cited line of that path (give or take NEAR lines). A quote found elsewhere in the part is kept
 with its line corrected; a quote found nowhere is dropped from the answer and recorded as
-rejected. Checked findings travel beside the answers through every synthesis level, so the
+rejected. A long quote without a citation (or a line repeating the input word for word) is
+looked up in the whole part and kept as evidence at the line where it is. Checked findings travel beside the answers through every synthesis level, so the
 final answer can list them however the synthesis worded it. An answer with no finding line
 is kept as unverified text, and marked; one that says nothing (NOTHING RELEVANT in any
 wording, or only the task restated) is not sent to the synthesis at all.
@@ -23,6 +24,7 @@ from rlm_cli.inputs.chunking import HEADER_RE, LINE_NO_RE
 
 NEAR = 2  # lines either side of the cited line where the quote may start
 MIN_QUOTE = 4  # characters a quote needs (after trimming) to be worth checking
+MIN_LOCATED = 24  # characters an uncited quote needs before code looks for it in the part
 FOOTER_LIMIT = 100  # findings listed under the final answer; all of them go to the JSON file
 
 FINDING_RE = re.compile(
@@ -138,6 +140,32 @@ class Checked:
         }
 
 
+def _locate(part: Part, line: str, source: str) -> dict[str, Any] | None:
+    """A finding for an uncited line that quotes the part: its quoted words, or the whole line.
+
+    Small models often repeat the sentence they found without PATH:LINE; code finds where
+    it is. Only long quotes count (MIN_LOCATED characters), so common phrases do not.
+    """
+    quote, claim = _quote_of(line.strip(" -*\u2022"))
+    words = quote if quote is not None else line.strip(" -*\u2022")
+    pieces = _pieces(words)
+    if sum(len(p) for p in pieces) < MIN_LOCATED:
+        return None
+    for path, lines in part.lines.items():
+        at = part.find(path, pieces, 1, max(lines, default=0))
+        if at is not None:
+            return {
+                "path": path,
+                "line": at,
+                "quote": words.strip(),
+                "text": lines[at].strip()[:300],
+                "claim": claim if quote is not None else "",
+                "source": source,
+                "located": True,  # the answer gave no PATH:LINE; code found where it is
+            }
+    return None
+
+
 def check_answer(
     answer: str, part_text: str, source: str, task: str = "", drop: bool = True
 ) -> Checked:
@@ -155,6 +183,9 @@ def check_answer(
             if drop and found and ("/" in found["path"] or "." in found["path"]):
                 rejected.append({"line": line.strip(), "why": "no such file in this part"})
                 continue
+            located = None if found else _locate(part, line, source)
+            if located:
+                findings.append(located)
             kept.append(line)
             continue
         first = int(found["line"])
