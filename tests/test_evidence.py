@@ -116,6 +116,8 @@ def test_an_unstructured_answer_is_kept_and_marked_and_nothing_is_not_sent():
     ]:
         assert says_nothing(nothing, "What is the retry limit?"), nothing
         assert check_answer(nothing, part(), "c1", "What is the retry limit?").status == "empty"
+    cites = "Not found as such, but src/net.py:12 sets a limit of 5."
+    assert check_answer(cites, part(), "c1", "What is the retry limit?").status == "unverified"
 
 
 def needle_corpus(root: Path, files: int = 12, needles: tuple[int, ...] = (2, 9)) -> Path:

@@ -40,6 +40,7 @@ NOTHING_RE = re.compile(
 )
 WORD_RE = re.compile(r"[a-z0-9]+")
 PUNCT_RE = re.compile(r"[^\w]+")
+CITATION_RE = re.compile(r"[\w./-]+:\d+")
 
 
 def _norm(text: str) -> str:
@@ -117,8 +118,8 @@ def says_nothing(text: str, task: str = "") -> bool:
     if not stripped:
         return True
     words = WORD_RE.findall(stripped.lower())
-    if len(words) <= 40 and NOTHING_RE.search(stripped) and not FINDING_RE.match(stripped):
-        return True
+    if len(words) <= 25 and NOTHING_RE.search(stripped) and not CITATION_RE.search(stripped):
+        return True  # short, says there is nothing, and cites nothing
     task_words = set(WORD_RE.findall(task.lower()))
     return bool(task_words) and all(w in task_words for w in words)
 
