@@ -143,7 +143,7 @@ def eval_command(
       rlm-sub eval niah --model my-local-model --context-window 8192 --chunk-tokens 1000 -o eval/
     """
     from rlm_cli.steps.eval_chart import chart, summarize, table
-    from rlm_cli.steps.eval_run import EvalPlan, estimate, eval_step
+    from rlm_cli.steps.eval_run import EvalPlan, estimate, eval_step, setup_id
     from rlm_cli.workspace import atomic_write
 
     if context_window is None:
@@ -174,7 +174,8 @@ def eval_command(
             click.echo("nothing to run: every trial is already in results.jsonl")
         sys.exit(0)
     summary = run_async(ctx, lambda ctx: eval_step(plan, ctx))
-    lines = summarize([r for r in summary.rows if r.get("seed") == seed])
+    setup = setup_id(plan, settings.model, settings.max_tokens)
+    lines = summarize([r for r in summary.rows if (r.get("seed"), r.get("setup")) == (seed, setup)])
     if lines:
         title = f"rlm-sub eval: score by input size ({settings.model}, seed {seed})"
         atomic_write(out / "chart.svg", chart(lines, title))
