@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from rlm_cli.redact import scrub
+
 
 class Reporter:
     """Progress bars only on a terminal (and not with --quiet); warnings always."""
@@ -21,10 +23,10 @@ class Reporter:
 
     def info(self, message: str) -> None:
         if not self.quiet:
-            print(message, file=sys.stderr, flush=True)
+            print(scrub(message), file=sys.stderr, flush=True)
 
     def warn(self, message: str) -> None:
-        print(f"warning: {message}", file=sys.stderr, flush=True)
+        print(f"warning: {scrub(message)}", file=sys.stderr, flush=True)
 
     @contextmanager
     def task(self, label: str, total: int) -> Iterator[None]:

@@ -17,11 +17,13 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from rlm_cli.workspace import alive
 
 
 class BudgetExceeded(Exception):
@@ -77,40 +79,59 @@ class Totals:
         """Estimated tokens and dollars of calls still running in live processes."""
         tokens, cost = 0, 0.0
         for event in self.open.values():
-            if event.get("pid") == own_pid or _alive(event.get("pid")):
+            if event.get("pid") == own_pid or alive(event.get("pid")):
                 tokens += event.get("est_tokens", 0)
                 cost += event.get("est_cost", 0.0)
         return tokens, cost
-
-
-def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _calls(n: int) -> str:
     return "call" if n == 1 else f"{n:,} calls"
 
 
-def read_events(path: Path) -> Iterator[dict[str, Any]]:
-    """Every complete event in a ledger file; a torn last line (from a kill) is skipped."""
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "ev": str, "call": str, "run": str, "pid": int, "t": (int, float), "depth": int,
+    "est_tokens": int, "est_cost": (int, float), "cost_usd": (int, float, type(None)),
+    "duration_s": (int, float, type(None)), "start": (int, float), "attempts": int,
+    "usage": dict, "parent": (str, type(None)),
+}  # fmt: skip
+
+
+def valid_event(event: Any) -> bool:
+    """Whether a parsed ledger line is an event the views and budgets can fold in."""
+    if not isinstance(event, dict):
+        return False
+    for name, kind in _TYPES.items():
+        value = event.get(name)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            return False
+    usage = event.get("usage")
+    return usage is None or all(isinstance(v, int | type(None)) for v in usage.values())
+
+
+def read_events(path: Path, warn: Callable[[str], None] | None = None) -> Iterator[dict[str, Any]]:
+    """Every well-formed event in a ledger file; other lines are skipped (and counted to warn).
+
+    A torn last line (from a kill) is skipped silently: that is how a killed writer ends.
+    """
     try:
         f = path.open("rb")
     except OSError:
         return
+    bad: list[int] = []
     with f:
-        for line in f:
+        for n, line in enumerate(f, 1):
             try:
-                yield json.loads(line)
+                event = json.loads(line)
             except ValueError:
-                continue
+                event = None
+            if valid_event(event):
+                yield event
+            elif line.endswith(b"\n"):
+                bad.append(n)
+    if bad and warn is not None:
+        shown = ", ".join(map(str, bad[:10])) + (" ..." if len(bad) > 10 else "")
+        warn(f"{path}: skipped {len(bad)} malformed line(s) (line {shown})")
 
 
 class Ledger:
@@ -270,7 +291,7 @@ class Ledger:
                 event = json.loads(line)
             except ValueError:
                 continue
-            if event.get("run") == self.run:
+            if valid_event(event) and event.get("run") == self.run:
                 self.totals.apply(event)
 
     def _append(self, f: Any, event: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ import click
 
 from rlm_cli.cli.options import make_settings
 from rlm_cli.errors import EXIT_INTERRUPTED, RlmError
+from rlm_cli.redact import scrub
 
 
 def read_prompt(prompt: str) -> str:
@@ -151,6 +152,6 @@ def cli_errors(f: Callable[..., Any]) -> Callable[..., Any]:
         except RlmError as e:
             raise CliError(e.message, e.exit_code) from e
         except OSError as e:
-            raise CliError(f"{e.strerror or e}: {e.filename or ''}".rstrip(": "), 1) from e
+            raise CliError(scrub(f"{e.strerror or e}: {e.filename or ''}".rstrip(": ")), 1) from e
 
     return wrapper

@@ -8,6 +8,7 @@ themselves solve loops one level deeper, until the depth limit makes them plain 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -82,7 +83,7 @@ class Solver:
                 continue
             results = []
             for use in uses:
-                if use["name"] == "final":
+                if use["name"] == "final" and _fits("final", use["input"]):
                     return self._final(toolbox, use["input"])
                 text, is_error = await self._run_tool(toolbox, index, use["name"], use["input"])
                 self.runner.ledger.note(
@@ -115,6 +116,8 @@ class Solver:
         """Run one tool; a mistake of the model's comes back as an error result, not a crash."""
         try:
             check_arguments(name, args)
+            if name == "grep":  # off the event loop: other agents' calls go on while it runs
+                return await asyncio.to_thread(toolbox.grep, **args), False
             if name in LOCAL_TOOLS:
                 return getattr(toolbox, name)(**args), False
             if name == "query":
@@ -255,6 +258,14 @@ class Solver:
         return outcomes
 
 
+def _fits(name: str, args: Any) -> bool:
+    try:
+        check_arguments(name, args)
+    except ToolError:
+        return False
+    return True
+
+
 def relevant_answers(answers: list[tuple[Job, str]]) -> tuple[list[tuple[Job, str]], int]:
     """Drop answers that say NOTHING RELEVANT (code decides, as in reduce)."""
     kept = [(j, t) for j, t in answers if not said_nothing(t)]
@@ -271,7 +282,7 @@ async def solve_command(
     chunk_tokens: int,
 ) -> str:
     """Build the index of the inputs and run the root loop at this process's depth."""
-    index = Index.build(paths)
+    index = Index.build(paths, exclude=ws.root)
     for s in index.skipped:
         ctx.reporter.warn(f"skipped {s['path']}: {s['reason']}")
     ctx.check_credentials()

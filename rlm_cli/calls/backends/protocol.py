@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from rlm_cli.errors import RlmError
+from rlm_cli.redact import scrub
 
 USAGE_FIELDS = (
     "input_tokens",
@@ -92,6 +93,7 @@ class CallError(Exception):
     def __init__(
         self, kind: str, message: str, status: int | None = None, retry_after: float | None = None
     ) -> None:
+        message = scrub(message)  # stored in results/*.json and the trace: no secret, no escape
         super().__init__(message)
         self.kind = kind
         self.status = status
