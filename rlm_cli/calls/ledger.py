@@ -42,6 +42,28 @@ class Budget:
     max_tokens: int | None = None
     max_cost: float | None = None
 
+    def fields(self) -> dict[str, Any]:
+        """The limits by name, for the ledger's limits record."""
+        return {
+            "max_calls": self.max_calls,
+            "max_tokens": self.max_tokens,
+            "max_cost": self.max_cost,
+        }
+
+    def clamp(self, recorded: dict[str, Any]) -> dict[str, Any]:
+        """Lower each limit to the recorded one (a root's); the values that were above it."""
+        above = {}
+        for name in ("max_calls", "max_tokens", "max_cost"):
+            limit = recorded.get(name)
+            if not isinstance(limit, int | float) or isinstance(limit, bool):
+                continue
+            own = getattr(self, name)
+            if own is not None and own > limit:
+                above[name] = own
+            if own is None or own > limit:
+                setattr(self, name, limit)
+        return above
+
     def env(self) -> dict[str, str]:
         """The same limits as environment variables, for child processes."""
         values = {
@@ -109,6 +131,14 @@ def valid_event(event: Any) -> bool:
     return usage is None or all(isinstance(v, int | type(None)) for v in usage.values())
 
 
+def read_limits(path: Path, run: str) -> dict[str, Any] | None:
+    """The limits record a root wrote for run at its start, or None when there is none."""
+    for event in read_events(path):
+        if event.get("ev") == "limits" and event.get("run") == run:
+            return event
+    return None
+
+
 def read_events(path: Path, warn: Callable[[str], None] | None = None) -> Iterator[dict[str, Any]]:
     """Every well-formed event in a ledger file; other lines are skipped (and counted to warn).
 
@@ -138,9 +168,16 @@ class Ledger:
     """One process's handle on the tree's ledger (or an in-memory one when there is no file)."""
 
     def __init__(
-        self, path: Path | None, budget: Budget | None = None, run: str | None = None
+        self,
+        path: Path | None,
+        budget: Budget | None = None,
+        run: str | None = None,
+        limits: dict[str, Any] | None = None,
     ) -> None:
-        """run is the root's run id for a child; a root starts a new run past earlier events."""
+        """run is the root's run id for a child; a root starts a new run past earlier events.
+
+        A root records limits (its depth limit, budgets and scope) first, for descendants.
+        """
         self.path = path
         self.budget = budget or Budget()
         self.totals = Totals()
@@ -150,6 +187,11 @@ class Ledger:
         if run is None and path is not None:
             with contextlib.suppress(OSError):
                 self._offset = path.stat().st_size  # earlier runs do not count against budgets
+        if run is None and limits is not None:
+            event = {"ev": "limits", "run": self.run, "pid": self.pid, "t": round(time.time(), 3)}
+            with self._locked() as f:
+                self._catch_up(f)
+                self._append(f, {**event, **limits})
 
     def start(self, est_tokens: int, est_cost: float, **fields: Any) -> str:
         """Record a call about to start; raises BudgetExceeded when it could cross a limit."""
@@ -271,7 +313,8 @@ class Ledger:
             yield None
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a+b") as f:
+        flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW  # never through a link
+        with os.fdopen(os.open(self.path, flags, 0o644), "a+b") as f:
             fcntl.flock(f, fcntl.LOCK_EX)
             try:
                 yield f
@@ -292,6 +335,8 @@ class Ledger:
             except ValueError:
                 continue
             if valid_event(event) and event.get("run") == self.run:
+                if event.get("ev") == "limits":
+                    self.budget.clamp(event)  # a child's own limits never exceed the root's
                 self.totals.apply(event)
 
     def _append(self, f: Any, event: dict[str, Any]) -> None:

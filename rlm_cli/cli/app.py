@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from rlm_cli import __version__
+from rlm_cli.cli.confine import ConfinedGroup
 from rlm_cli.cli.invoke import (
     cli_errors,
     default_workspace,
@@ -38,6 +39,7 @@ from rlm_cli.errors import EXIT_BUDGET, EXIT_CODES_HELP, EXIT_PARTIAL, RlmError
 
 
 @click.group(
+    cls=ConfinedGroup,
     epilog="\b\n" + EXIT_CODES_HELP + "\n\n\b\n" + ENV_HELP,
     context_settings={"max_content_width": 100},
 )

@@ -83,12 +83,16 @@ def run_async(
     from rlm_cli.progress import Reporter
 
     tree = Tree.from_env(kw["max_depth"])
+    budget = Budget(kw["max_calls"], kw["max_tokens"], kw["max_cost"])
+    reporter = Reporter(quiet)
+    for notice in tree.inherit(budget):  # a child's limits never exceed the root's
+        reporter.warn(notice)
     ctx = Context(
         backend=LazyBackend(kw["backend"], tree),
         settings=make_settings(kw),
-        reporter=Reporter(quiet),
+        reporter=reporter,
         tree=tree,
-        budget=Budget(kw["max_calls"], kw["max_tokens"], kw["max_cost"]),
+        budget=budget,
         agentic=kw.get("agentic", False),
         max_turns=kw.get("max_turns", 12),
         shard=kw.get("shard"),

@@ -3,7 +3,14 @@
 The prompt goes on stdin (never as one huge argument) and the instructions in a file; the
 answer, usage and cost come from `--output-format json`. Success is judged by the exit code
 and `subtype`, not only `is_error`. A sub-agent at the depth limit gets no tools; one below
-it may read the tree and run rlm-sub from Bash, one level deeper.
+it may read the run's inputs and run rlm-sub from Bash, one level deeper.
+
+Confinement is Claude Code's own: --restricted confines Read/Grep/Glob to the working
+directory (the root's workspace) and the --add-dir folders (the run's input folders),
+ignores the settings files of the user and of the project (a hostile repository's hooks),
+and, with --permission-prompts none, denies anything not pre-approved: Bash runs only
+commands that start with `rlm-sub` (no `;`, `$(...)` or `VAR=... rlm-sub`), and that rlm-sub
+checks its own paths (cli/confine.py). .git folders are denied outright.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from rlm_cli.errors import RlmError
 AGENT_TOOLS = "Read,Grep,Glob,Bash"
 AGENT_ALLOWED = ["Read", "Grep", "Glob", "Bash(rlm-sub:*)"]
 AGENT_MAX_TURNS = 30
+HIDDEN = (".git",)  # never readable, even inside an input folder: a checkout's token is there
 RETRYABLE = re.compile(
     r"overloaded|rate.?limit|\b(429|500|502|503|504|529)\b|timed? ?out|ECONNRESET", re.I
 )
@@ -61,8 +69,13 @@ class ClaudeCodeBackend:
             "--no-session-persistence",
             "--model",
             request.model,
+            "--restricted",
+            "--strict-mcp-config",
+            "--permission-prompts",
+            "none",
         ]
         if self.tree.children_may_delegate:
+            folders = self.readable_folders()
             return [
                 *argv,
                 "--append-system-prompt-file",
@@ -71,10 +84,23 @@ class ClaudeCodeBackend:
                 AGENT_TOOLS,
                 "--allowedTools",
                 *AGENT_ALLOWED,
+                "--disallowedTools",
+                *[f"Read(/{folder}/{hidden}/**)" for folder in folders for hidden in HIDDEN],
+                *([] if not folders else ["--add-dir", *map(str, folders)]),
                 "--max-turns",
                 str(AGENT_MAX_TURNS),
             ]
         return [*argv, "--system-prompt-file", str(system_file), "--tools", ""]
+
+    def workdir(self) -> Path:
+        """claude's working directory: the root's workspace, else an empty folder of its own."""
+        write = [Path(p) for p in self.tree.scope.get("write", [])]
+        return next((p for p in write if p.is_dir()), self.tmp)
+
+    def readable_folders(self) -> list[Path]:
+        """The folders a sub-agent's file tools may read: the working directory and input folders."""
+        reads = [Path(p) for p in self.tree.scope.get("read", [])]
+        return list(dict.fromkeys([self.workdir(), *(p for p in reads if p.is_dir())]))
 
     async def call(self, request: Request, timeout: float) -> Response:
         """Run claude once; classify any failure as a CallError."""
@@ -93,6 +119,7 @@ class ClaudeCodeBackend:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 env=request.child_env,
+                cwd=self.workdir(),
                 start_new_session=True,  # so a timeout can stop its whole process group
             )
             out, err = await proc.communicate(request.user.encode("utf-8"))
