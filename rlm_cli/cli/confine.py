@@ -25,7 +25,7 @@ from rlm_cli.errors import RlmError
 READS = ("paths",)  # parameters naming inputs
 WRITES = ("output", "workspace")  # parameters naming files or folders rlm-sub writes
 DEFAULT_WORKSPACE = ("run", "plan", "solve")  # without -w, they write .rlm/... in the cwd
-CALLING = {"query", "map", "reduce", "run", "solve"}  # commands that make model calls
+CALLING = {"query", "map", "reduce", "run", "solve", "eval"}  # commands that make model calls
 FORBIDDEN = {"install-skill": "a sub-agent may not install skills"}
 HIDDEN_DIRS = {".git"}  # inside an input root, still never readable: it holds credentials
 

@@ -78,10 +78,11 @@ async def batch_map(
     Returns the outcomes of todo's jobs, and why a budget refused the submission, if it did.
     """
     reporter, settings = ctx.reporter, ctx.settings
-    if getattr(ctx.backend, "name", "anthropic") != "anthropic":
-        raise RlmError("--batch uses the Message Batches API: drop --backend claude-code")
-    if ctx.agentic:
-        raise RlmError("--batch sends plain calls and cannot run --agentic sub-agents: drop one")
+    if not ctx.backend.supports_batches:
+        raise RlmError(
+            f"--batch uses the Message Batches API, which the {ctx.backend.name} backend "
+            "cannot: drop --batch, or use --backend anthropic"
+        )
     store = Store(ws)
     if resume and not store.pending():
         reporter.info(f"batch: nothing to resume, every batch in {store.path} was fetched")
@@ -93,8 +94,7 @@ async def batch_map(
         "max_tokens": settings.max_tokens,
     }
     store.start(identity)
-    ctx.runner(ws)  # sets up the ledger (and checks this process may call at all)
-    assert ctx.ledger is not None
+    ledger = ctx.open_ledger(ws)  # fails here when this process may not call at all
     saved = {r["key"] for b in store.pending() for r in b["requests"]}
     new = [] if resume else [j for j in todo if j.key not in saved]
     if not new and not store.pending():
@@ -106,7 +106,7 @@ async def batch_map(
             stopped = await _submit_all(ws, new, ctx, store, api)
         current = {j.id: j.key for j in jobs}
         wanted = {j.key: j for j in todo}
-        outcomes = await _poll(ws, store, api, ctx.ledger, current, wanted, reporter)
+        outcomes = await _poll(ws, store, api, ledger, current, wanted, reporter)
     finally:
         await api.aclose()
     return outcomes, stopped
