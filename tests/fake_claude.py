@@ -12,6 +12,9 @@ behaves according to $FAKE_CLAUDE_MODE:
   subtype     exit 0 with subtype "error_max_turns"
   is_error    exit 0, subtype "success", but is_error true
   malformed   print something that is not JSON
+
+$FAKE_CLAUDE_COST sets the session's total_cost_usd; above --max-budget-usd it stops as
+Claude Code does (exit 1, subtype error_max_budget_usd, the cost it ran up reported).
 """
 
 from __future__ import annotations
@@ -79,6 +82,15 @@ def main() -> int:
             "cache_read_input_tokens": 7,
         },
     }
+    budget = option(argv, "--max-budget-usd")
+    if os.environ.get("FAKE_CLAUDE_COST"):  # what one session costs, as a real one reports it
+        result["total_cost_usd"] = float(os.environ["FAKE_CLAUDE_COST"])
+    if budget is not None and result["total_cost_usd"] > float(budget):
+        # Like Claude Code: the turn that crossed the budget has run (and is paid for), then
+        # the session stops with an error result.
+        result.update(subtype="error_max_budget_usd", is_error=True, result="")
+        print(json.dumps(result))
+        return 1
     if mode == "exit1":
         result.update(subtype="error_during_execution", is_error=True, result="boom: tool crashed")
         print(json.dumps(result))

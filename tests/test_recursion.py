@@ -30,7 +30,9 @@ def fake_claude(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     log = tmp_path / "claude-calls.jsonl"
     monkeypatch.setenv("FAKE_CLAUDE_LOG", str(log))
     # rlm-sub passes a sub-agent only an allow-list of variables; these name the fake's own.
-    monkeypatch.setenv("RLM_CLAUDE_ENV", "FAKE_CLAUDE_LOG,FAKE_CLAUDE_MODE,FAKE_CLAUDE_NESTED")
+    monkeypatch.setenv(
+        "RLM_CLAUDE_ENV", "FAKE_CLAUDE_LOG,FAKE_CLAUDE_MODE,FAKE_CLAUDE_NESTED,FAKE_CLAUDE_COST"
+    )
     return log
 
 

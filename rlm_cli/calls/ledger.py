@@ -25,6 +25,20 @@ from typing import Any
 
 from rlm_cli.workspace import alive
 
+PEAK_MARGIN = 1.5  # a claude -p session is booked at 1.5x the most one such call spent yet
+OVERHEAD_TOKENS = 16  # per text: role and block framing
+TOOLS_TOKENS = 1_000  # the instructions the API adds when a request offers tools
+
+
+def upper_tokens(*texts: str, tools: bool = False) -> int:
+    """An upper bound of a request's input tokens: one token never covers less than a byte.
+
+    Budgets book this, not the 3-bytes-a-token guess that chunking uses, so that dense
+    input (punctuation, non-Latin text) cannot spend past a cap.
+    """
+    size = sum(len(t) if t.isascii() else len(t.encode("utf-8")) for t in texts)
+    return size + OVERHEAD_TOKENS * len(texts) + (TOOLS_TOKENS if tools else 0)
+
 
 class BudgetExceeded(Exception):
     """Starting this call could cross a budget of the tree."""
@@ -83,6 +97,7 @@ class Totals:
     cost: float = 0.0
     failed: int = 0
     open: dict[str, dict[str, Any]] = field(default_factory=dict)  # started, not yet ended
+    peak: dict[str, tuple[int, float]] = field(default_factory=dict)  # most one call spent, by kind
 
     def apply(self, event: dict[str, Any]) -> None:
         """Fold one ledger event into the totals."""
@@ -90,9 +105,13 @@ class Totals:
             self.calls += 1
             self.open[event["call"]] = event
         elif event.get("ev") == "end":
-            self.open.pop(event["call"], None)
-            tokens = sum((event.get("usage") or {}).values())
+            started = self.open.pop(event["call"], None) or {}
+            tokens = sum(v or 0 for v in (event.get("usage") or {}).values())
             cost = event.get("cost_usd") or 0.0
+            kind = started.get("reserve")
+            if isinstance(kind, str):
+                top_tokens, top_cost = self.peak.get(kind, (0, 0.0))
+                self.peak[kind] = (max(top_tokens, tokens), max(top_cost, cost))
             self.tokens += tokens
             self.cost += cost
             self.failed += event.get("status") != "ok"
@@ -238,6 +257,20 @@ class Ledger:
             for event in events:
                 self._append(f, event)
         return [e["call"] for e in events]
+
+    def reserve(
+        self, kind: str, est_tokens: int, est_cost: float, default: tuple[int, float]
+    ) -> tuple[int, float]:
+        """What to book for a call whose spend its estimate cannot bound (a claude -p session).
+
+        The most any call of this kind has spent in the tree so far, with a margin, or a
+        conservative default until one has ended; never less than the estimate.
+        """
+        with self._locked() as f:
+            self._catch_up(f)
+        seen = self.totals.peak.get(kind)
+        tokens, dollars = (int(seen[0] * PEAK_MARGIN), seen[1] * PEAK_MARGIN) if seen else default
+        return max(est_tokens, tokens), max(est_cost, dollars)
 
     def check(self, est_tokens: int, est_cost: float, calls: int = 1) -> None:
         """Raise BudgetExceeded (or BudgetBusy) if starting these calls could cross a limit."""

@@ -72,6 +72,7 @@ class ClaudeCodeBackend(ClaudeCode):
             "--strict-mcp-config",
             "--permission-prompts",
             "none",
+            *self.budget(request),
         ]
         if self.tree.children_may_delegate:
             folders = self.readable_folders()
@@ -90,6 +91,13 @@ class ClaudeCodeBackend(ClaudeCode):
                 str(AGENT_MAX_TURNS),
             ]
         return [*argv, "--system-prompt-file", str(system_file), "--tools", ""]
+
+    @staticmethod
+    def budget(request: Request) -> list[str]:
+        """--max-budget-usd at the call's booking, when the run has a dollar cap."""
+        if request.max_budget_usd is None:
+            return []
+        return ["--max-budget-usd", f"{request.max_budget_usd:.4f}"]
 
     def workdir(self) -> Path:
         """claude's working directory: the root's workspace, else an empty folder of its own."""
@@ -148,17 +156,21 @@ def parse_result(code: int | None, out: bytes, err: bytes) -> Response:
         raise _classify(f"claude exited {code} without a JSON result: {detail[:300]}")
     text = result.get("result")
     subtype = result.get("subtype")
+    raw = result.get("usage") if isinstance(result.get("usage"), dict) else {}
+    usage = {f: int(raw.get(f) or 0) if isinstance(raw.get(f), int) else 0 for f in USAGE_FIELDS}
+    cost = result.get("total_cost_usd")
+    dollars = float(cost) if isinstance(cost, int | float) and cost >= 0 else None
     if code != 0 or subtype != "success" or result.get("is_error") or not isinstance(text, str):
         why = text if isinstance(text, str) and text else stderr or json.dumps(result)[:300]
-        raise _classify(f"claude exited {code}, subtype {subtype!r}: {why[:300]}")
-    usage = result.get("usage") if isinstance(result.get("usage"), dict) else {}
-    cost = result.get("total_cost_usd")
+        failure = _classify(f"claude exited {code}, subtype {subtype!r}: {why[:300]}")
+        failure.spent = (usage, dollars or 0.0)  # a stopped session still cost what it ran
+        raise failure
     return Response(
         text=text,
         stop_reason=str(result.get("stop_reason") or "end_turn"),
-        usage={f: int(usage.get(f) or 0) for f in USAGE_FIELDS},
+        usage=usage,
         request_id=result.get("session_id"),
-        cost_usd=float(cost) if isinstance(cost, int | float) else None,
+        cost_usd=dollars,
     )
 
 

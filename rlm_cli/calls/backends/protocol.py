@@ -33,6 +33,7 @@ class Request:
     tools: list[dict[str, Any]] | None = None
     tool_choice: dict[str, Any] | None = None
     child_env: dict[str, str] | None = None  # for backends that start a process per call
+    max_budget_usd: float | None = None  # a session's own cap (claude -p), set under --max-cost
 
 
 @dataclass
@@ -91,13 +92,20 @@ class CallError(Exception):
     """
 
     def __init__(
-        self, kind: str, message: str, status: int | None = None, retry_after: float | None = None
+        self,
+        kind: str,
+        message: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+        spent: tuple[dict[str, int], float] | None = None,
     ) -> None:
+        """spent: the usage and dollars a failed call still cost (a claude -p session)."""
         message = scrub(message)  # stored in results/*.json and the trace: no secret, no escape
         super().__init__(message)
         self.kind = kind
         self.status = status
         self.retry_after = retry_after
+        self.spent = spent
 
 
 class Backend(Protocol):
