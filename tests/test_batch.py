@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 from conftest import RLM, rlm
+from corpus import corpus, results
 from fake_api import FakeAPI
-from test_engine import corpus, results
 
 from rlm_cli.calls.pricing import cost
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from rlm_cli.calls.backends.catalog import BACKENDS, DEFAULT_BACKEND
+from rlm_cli.calls.backends.catalog import AUTO, BACKENDS, DEFAULT_BACKEND
 from rlm_cli.cli.groups import Agents, grouped, make_calls, make_staging
 
 ENV_HELP = """\
@@ -95,11 +95,12 @@ def model_options(f: Callable[..., Any]) -> Callable[..., Any]:
             ),
             click.option(
                 "--backend",
-                type=click.Choice(list(BACKENDS)),
-                default=DEFAULT_BACKEND,
+                type=click.Choice([AUTO, *BACKENDS]),
+                default=AUTO,
                 show_default=True,
                 envvar="RLM_BACKEND",
-                help="How sub-agents run: the Messages API, or headless Claude Code (`claude -p`).",
+                help="How sub-agents run: the Messages API, or headless Claude Code (`claude -p`); "
+                "auto: the Messages API with an API key, else Claude Code when `claude` is on PATH.",
             ),
             click.option(
                 "--max-output",
