@@ -42,7 +42,7 @@ SHAPES = re.compile(
 # A header or field that names a credential: whatever value follows it is a secret.
 NAMED = re.compile(
     r"(?i)((?:x-api-key|api[_-]?key|authorization|auth[_-]?token|access[_-]?token|password|secret)"
-    r"[\"']?\s*[:=]\s*[\"']?)(?!\[REDACTED\])(?:bearer\s+|basic\s+)?[^\s\"',;}]{4,}"
+    r"[\"']?\s*[:=]\s*[\"']?)(?!\[REDACTED\])(?:bearer\s+|basic\s+)?[^\s\"'`,;}]{8,}"
 )
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 

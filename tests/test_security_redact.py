@@ -99,7 +99,7 @@ def test_a_secret_already_in_an_old_trace_is_not_shown(tmp_path: Path):
 
 def test_control_characters_in_a_file_name_are_escaped(tmp_path: Path):
     name = "\x1b]0;pwned\x07\x1b[2J.txt"
-    r = rlm("query", "Q", name, cwd=tmp_path)
+    r = rlm("chunk", name, "-w", "ws", cwd=tmp_path)
     assert r.returncode != 0
     assert "\x1b" not in r.stderr and "\x07" not in r.stderr
     assert "\\x1b]0;pwned\\x07" in r.stderr
@@ -133,5 +133,7 @@ def test_redact_knows_the_shapes_of_credentials(monkeypatch: pytest.MonkeyPatch)
     for text in samples:
         assert REDACTED in redact(text), text
     assert redact("an ordinary error: 429 rate limited") == "an ordinary error: 429 rate limited"
+    advice = "export ANTHROPIC_AUTH_TOKEN=local` (a local server takes any token)"
+    assert redact(advice) == advice  # advice in a message is not a secret
     assert printable("a\tb\nc\x1b[0m\u202e") == "a\tb\nc\\x1b[0m\\u202e"
     assert scrub("\x1b sk-ant-api03-abcdefghijklmnop") == f"\\x1b {REDACTED}"
