@@ -22,6 +22,7 @@ Environment:
   RLM_MODEL, RLM_BACKEND, RLM_CONCURRENCY, RLM_CHUNK_TOKENS, RLM_MAX_OUTPUT, RLM_RETRIES,
   RLM_RETRY_DELAY, RLM_TIMEOUT, RLM_MAX_CALLS, RLM_MAX_TOKENS, RLM_MAX_COST, RLM_MAX_DEPTH,
   RLM_MAX_TURNS, RLM_MAX_INPUT, RLM_WORKSPACE   defaults for the options of the same names
+  RLM_PROGRESS_INTERVAL  seconds between progress lines off a terminal (default 30)
   RLM_BATCH_POLL      first wait in seconds between polls of a --batch (default 5; backs off)
   RLM_DEPTH           this process's depth in a recursion tree (0 at the top; set for sub-agents)
   RLM_CLAUDE          the Claude Code program for --backend claude-code (default: claude)"""

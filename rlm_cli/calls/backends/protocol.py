@@ -98,6 +98,7 @@ class CallError(Exception):
         status: int | None = None,
         retry_after: float | None = None,
         spent: tuple[dict[str, int], float] | None = None,
+        unreachable: bool = False,
     ) -> None:
         """spent: the usage and dollars a failed call still cost (a claude -p session)."""
         message = scrub(message)  # stored in results/*.json and the trace: no secret, no escape
@@ -106,6 +107,7 @@ class CallError(Exception):
         self.status = status
         self.retry_after = retry_after
         self.spent = spent
+        self.unreachable = unreachable  # no connection to the endpoint at all
 
 
 class Backend(Protocol):
