@@ -131,7 +131,8 @@ def build(events: Iterable[dict[str, Any]], run: str) -> Run:
                 model=str(e.get("model") or "?"),
                 start=float(e.get("t") or 0.0),
             )
-            if not e.get("batch") and not alive(e.get("pid")):
+            pid = e.get("pid")
+            if not e.get("batch") and isinstance(pid, int) and not alive(pid):
                 calls[e["call"]].status = KILLED  # until an end event says otherwise (a batch
                 # request stays in flight at the API after its submitter stopped)
         elif kind == "end" and e.get("call") in calls:

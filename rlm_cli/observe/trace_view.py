@@ -29,7 +29,7 @@ def seconds(value: float | None) -> str:
 
 def label(c: Call) -> Text:
     """One call as a line: kind, job id, status, duration, tokens, dollars, retries."""
-    status = "no end yet (in flight)" if c.status == OPEN else c.status
+    status = "no end (in flight or killed)" if c.status == OPEN else c.status
     text = Text.assemble(
         (f"{c.kind} ", "bold"),
         (c.id, "cyan"),
