@@ -11,8 +11,11 @@ from rlm_cli.calls.runner import Job, Runner, Settings, cached, job_key, tally
 from rlm_cli.errors import EXIT_BUDGET, EXIT_PARTIAL, RlmError
 from rlm_cli.inputs.chunking import estimate_tokens
 from rlm_cli.progress import plural, usage_line
+from rlm_cli.steps.evidence import check_answer, cite, footer, merge
 from rlm_cli.steps.jobs import last_map, map_jobs
-from rlm_cli.workspace import Workspace, atomic_write, read_json, sha256
+from rlm_cli.workspace import Workspace, atomic_write, read_json, sha256, write_json
+
+EVIDENCE_SHOWN = 8  # checked findings shown to a synthesis per answer, beyond those in its text
 
 
 @dataclass
@@ -22,6 +25,9 @@ class Item:
     label: str
     text: str
     parts: int = 1  # how many input parts this answer covers
+    evidence: list[dict[str, Any]] = field(default_factory=list)  # checked findings behind it
+    status: str = "checked"  # or "unverified" (no checkable quote), "empty" (says nothing)
+    rejected: int = 0  # quotes dropped from it because they are not in its part
 
 
 @dataclass
@@ -36,6 +42,9 @@ class ReduceSummary:
     exit_code: int = 0
     answers: int = 0
     missing: list[dict[str, Any]] = field(default_factory=list)
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    unverified: list[str] = field(default_factory=list)
+    rejected: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as plain data, for --json."""
@@ -45,13 +54,25 @@ class ReduceSummary:
             "calls": sum(level["calls"] for level in self.levels),
             "dropped_irrelevant": self.dropped_irrelevant,
             "not_covered": self.missing,
+            "evidence": self.evidence,
+            "unverified": self.unverified,
+            "rejected_quotes": self.rejected,
             "usage": self.usage,
             "cost_usd": round(self.cost, 6),
         }
 
 
 def render_item(item: Item) -> str:
-    return prompts.REDUCE_USER_ITEM.format(label=item.label, text=item.text.strip())
+    """An answer as a synthesis sees it: marked when unverified, with checked findings it lacks."""
+    label = item.label + (prompts.UNVERIFIED_MARK if item.status == "unverified" else "")
+    text = item.text.strip()
+    missing = [f for f in item.evidence if f["quote"] not in text]
+    if missing:
+        lines = [f"- {cite(f)}" for f in missing[:EVIDENCE_SHOWN]]
+        if len(missing) > EVIDENCE_SHOWN:
+            lines.append(f"- ... {len(missing) - EVIDENCE_SHOWN} more, kept by rlm-sub")
+        text += "\n" + prompts.EVIDENCE_HEADING + "\n" + "\n".join(lines)
+    return prompts.REDUCE_USER_ITEM.format(label=label, text=text)
 
 
 def group_items(items: list[Item], budget: int) -> list[list[Item]]:
@@ -77,8 +98,8 @@ def said_nothing(text: str) -> bool:
 
 
 def relevant(items: list[Item]) -> tuple[list[Item], int]:
-    """Drop answers that say the part held nothing relevant."""
-    kept = [i for i in items if not said_nothing(i.text)]
+    """Drop answers that say the part held nothing relevant (or nothing at all)."""
+    kept = [i for i in items if i.status != "empty" and not said_nothing(i.text)]
     return kept, len(items) - len(kept)
 
 
@@ -97,7 +118,7 @@ async def synthesize(
     if not items:
         return (
             f"No part of the input bears on the task ({total_parts} parts examined, "
-            "each answered NOTHING RELEVANT).\n",
+            "none with a finding or an answer beyond NOTHING RELEVANT).\n",
             summary,
         )
     settings = runner.settings
@@ -141,8 +162,19 @@ async def synthesize(
                 next_items.append(group[0])
                 continue
             outcome = outcomes.get(job.id) or cached(job)
+            evidence = merge([i.evidence for i in group])
+            write_json(
+                ws.evidence_dir / f"{job.id}.json",
+                {"inputs": job.meta["inputs"], "findings": evidence},
+            )
             next_items.append(
-                Item(_group_label(level, group), outcome.text, sum(i.parts for i in group))
+                Item(
+                    _group_label(level, group),
+                    outcome.text,
+                    sum(i.parts for i in group),
+                    evidence,
+                    "synthesis",
+                )
             )
         usage, dollars = tally(list(outcomes.values()))
         for k, v in usage.items():
@@ -150,6 +182,7 @@ async def synthesize(
         summary.cost += dollars
         summary.levels.append({"level": level, "groups": len(groups), "calls": len(calls)})
         items = next_items
+    summary.evidence = items[0].evidence
     return items[0].text, summary
 
 
@@ -208,11 +241,18 @@ def collect_answers(
     if last is None:
         raise RlmError(f"no map results in {ws.root}: run `rlm-sub map PROMPT -w {ws.root}` first")
     settings = Settings(model=last["model"], max_tokens=last["max_tokens"])
+    agentic = last.get("agentic", False)
     items, missing = [], []
-    for job in map_jobs(ws, manifest, last["task"], settings, last.get("agentic", False)):
+    for job in map_jobs(ws, manifest, last["task"], settings, agentic):
         outcome = cached(job)
         if outcome:
-            items.append(Item(f"{job.id} ({job.meta['sources']})", outcome.text or ""))
+            label = f"{job.id} ({job.meta['sources']})"
+            checked = check_answer(
+                outcome.text or "", ws.read_chunk(job.id), label, last["task"], not agentic
+            )
+            write_json(ws.evidence_dir / f"{job.id}.json", {"key": job.key, **checked.to_dict()})
+            rejected = len(checked.rejected)
+            items.append(Item(label, checked.text, 1, checked.findings, checked.status, rejected))
             continue
         record = read_json(job.slot.with_suffix(".json")) if job.slot else None
         why = "not answered yet"
@@ -249,6 +289,14 @@ async def reduce_step(
     text, summary = await synthesize(
         runner, ws, task, items, group_tokens, len(manifest["chunks"]), on_level
     )
+    summary.unverified = [i.label for i in items if i.status == "unverified"]
+    summary.rejected = sum(i.rejected for i in items)
+    text = text.rstrip() + "\n" + footer(summary.evidence, summary.unverified, summary.rejected)
+    write_json(
+        ws.root / "final.evidence.json",
+        {"findings": summary.evidence, "unverified": summary.unverified,
+         "rejected_quotes": summary.rejected},
+    )  # fmt: skip
     if missing:
         text = text.rstrip() + missing_footer(missing)
     atomic_write(ws.final_path, text if text.endswith("\n") else text + "\n")
