@@ -134,7 +134,8 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "ev": str, "call": str, "run": str, "pid": int, "t": (int, float), "depth": int,
     "est_tokens": int, "est_cost": (int, float), "cost_usd": (int, float, type(None)),
     "duration_s": (int, float, type(None)), "start": (int, float), "attempts": int,
-    "usage": dict, "parent": (str, type(None)),
+    "usage": dict, "parent": (str, type(None)), "queued_s": (int, float, type(None)),
+    "first_token_s": (int, float, type(None)),
 }  # fmt: skip
 
 
