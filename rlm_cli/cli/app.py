@@ -71,8 +71,10 @@ def cli() -> None:
 def chunk(paths: tuple[str, ...], workspace: Path, quiet: bool, **kw: Any) -> None:
     """Stage PATHS (files, directories, or - for stdin) as chunks in a workspace.
 
-    Honours .gitignore (nested ones too), skips .git and binary files, records every
-    skipped file with its reason in manifest.json, and packs text into chunks of at most
+    In a git checkout a directory holds what git lists (tracked files, and untracked ones
+    .gitignore does not exclude); elsewhere .gitignore files (nested ones too) are honoured.
+    Skips .git and binary files, records every skipped file with its reason in
+    manifest.json, and packs text into chunks of at most
     --chunk-tokens: small files together, large files split at blank lines and top-level
     definitions. Each chunk names its sources as PATH [lines A-B] so answers can cite
     PATH:LINE. Makes no model call.

@@ -45,7 +45,11 @@ def chunk_options(f: Callable[..., Any]) -> Callable[..., Any]:
             metavar="GLOB",
             help="Skip files and directories matching GLOB (repeatable).",
         ),
-        click.option("--no-gitignore", is_flag=True, help="Read files that .gitignore excludes."),
+        click.option(
+            "--no-gitignore",
+            is_flag=True,
+            help="Read files that .gitignore excludes (in a git checkout: untracked ignored ones).",
+        ),
         click.option(
             "--per-file",
             is_flag=True,
@@ -56,7 +60,8 @@ def chunk_options(f: Callable[..., Any]) -> Callable[..., Any]:
             type=click.IntRange(min=1),
             default=10 * 1024 * 1024,
             show_default=True,
-            help="Skip (and record) files larger than this.",
+            help="Skip (and record) files larger than this found by walking a directory; "
+            "a file you name (or -) is read whatever its size.",
         ),
     ]
     for option in reversed(options):

@@ -9,7 +9,7 @@ from typing import Any
 
 from rlm_cli.errors import RlmError
 from rlm_cli.inputs.chunking import MIN_CHUNK_TOKENS, pack
-from rlm_cli.inputs.sources import Filters, Report, SourceFile, iter_sources
+from rlm_cli.inputs.sources import Filters, Report, SourceFile, iter_sources, release
 from rlm_cli.workspace import MANIFEST_VERSION, Workspace, atomic_write, sha256, write_json
 
 
@@ -39,6 +39,7 @@ def stage(
     started = time.monotonic()
     report = Report()
     filters.skip_paths.add(workspace.root.resolve())
+    filters.spool_dir = workspace.root
     settings = {
         "chunk_tokens": chunk_tokens,
         "per_file": per_file,
@@ -75,10 +76,15 @@ def stage_sources(
     def recorded(sources: Iterable[SourceFile]) -> Iterator[SourceFile]:
         for s in sources:
             entry: dict[str, Any] = {"path": s.path, "bytes": s.size}
+            if s.raw:
+                entry["raw_path_hex"] = s.raw
+            try:
+                yield s  # packed (a streamed file read through) before the loop resumes
+            finally:
+                release(s)
             if s.note:
                 entry["note"] = s.note
             files.append(entry)
-            yield s
 
     workspace.chunks_dir.mkdir(parents=True, exist_ok=True)
     chunks = []
