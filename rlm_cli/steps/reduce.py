@@ -11,6 +11,7 @@ from rlm_cli.calls.runner import Job, Runner, Settings, cached, job_key, tally
 from rlm_cli.errors import EXIT_BUDGET, EXIT_PARTIAL, RlmError
 from rlm_cli.inputs.chunking import estimate_tokens
 from rlm_cli.progress import usage_line
+from rlm_cli.steps.cut import redo_smaller, was_cut
 from rlm_cli.steps.jobs import last_map, map_jobs
 from rlm_cli.workspace import Workspace, atomic_write, read_json, sha256
 
@@ -101,6 +102,7 @@ async def synthesize(
             summary,
         )
     settings = runner.settings
+    halves_system = prompts.REDUCE_SYSTEM.format(task=task, closing=prompts.REDUCE_INTERMEDIATE)
     level = 0
     while len(items) > 1:
         level += 1
@@ -118,7 +120,7 @@ async def synthesize(
             _group_job(ws, level, n, group, system, settings, total_parts)
             for n, group in enumerate(groups, 1)
         ]
-        calls = [j for j in jobs if j is not None and not cached(j)]
+        calls = [j for j in jobs if j is not None and (not (c := cached(j)) or was_cut(c))]
         if on_level:
             on_level(level, len(calls))
         outcomes = {o.job.id: o for o in await runner.run(calls)}
@@ -136,21 +138,45 @@ async def synthesize(
                 EXIT_PARTIAL,
             )
         next_items = []
-        for job, group in zip(jobs, groups, strict=True):
+        redone = []
+        for n, (job, group) in enumerate(zip(jobs, groups, strict=True), 1):
             if job is None:
                 next_items.append(group[0])
                 continue
             outcome = outcomes.get(job.id) or cached(job)
-            next_items.append(
-                Item(_group_label(level, group), outcome.text, sum(i.parts for i in group))
-            )
-        usage, dollars = tally(list(outcomes.values()))
+            if was_cut(outcome):
+                smaller, ran = await redo_smaller(
+                    runner,
+                    group,
+                    lambda half, tag, n=n, level=level: _tagged(
+                        _group_job(ws, level, n, half, halves_system, settings, total_parts), tag
+                    ),
+                    lambda half, text, level=level: Item(
+                        _group_label(level, half), text, _parts(half)
+                    ),
+                )
+                next_items += smaller
+                redone += ran
+                continue
+            next_items.append(Item(_group_label(level, group), outcome.text, _parts(group)))
+        usage, dollars = tally([*outcomes.values(), *redone])
         for k, v in usage.items():
             summary.usage[k] = summary.usage.get(k, 0) + v
         summary.cost += dollars
         summary.levels.append({"level": level, "groups": len(groups), "calls": len(calls)})
         items = next_items
     return items[0].text, summary
+
+
+def _parts(group: list[Item]) -> int:
+    return sum(i.parts for i in group)
+
+
+def _tagged(job: Job | None, tag: str) -> Job | None:
+    """A half of a cut group's job: its own id and slot beside the group's."""
+    if job is not None and job.slot is not None:
+        job.id, job.slot = job.id + tag, job.slot.with_name(job.slot.name + tag)
+    return job
 
 
 def _group_label(level: int, group: list[Item]) -> str:
