@@ -240,12 +240,13 @@ def run(
     """
     from rlm_cli.progress import Reporter
     from rlm_cli.steps.map import map_step
-    from rlm_cli.steps.reduce import reduce_step
+    from rlm_cli.steps.reduce import reduce_step, synthesis_budget
     from rlm_cli.workspace import Workspace
 
     task = read_prompt(prompt)
     if batch and kw["agentic"]:
         raise click.UsageError("--agentic sub-agents are loops, not single requests: drop --batch")
+    synthesis_budget(task, make_settings(kw), reduce_tokens)  # refuse before anything is paid
     workspace = workspace or default_workspace(task, paths)
     stage_inputs(workspace, paths, kw, Reporter(quiet))
     ws = Workspace(workspace)

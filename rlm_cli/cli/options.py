@@ -228,7 +228,9 @@ def reduce_options(f: Callable[..., Any]) -> Callable[..., Any]:
         "--reduce-tokens",
         type=click.IntRange(min=500),
         default=None,
-        help="Token budget of one synthesis request [default: the chunk budget].",
+        help="Token budget of one synthesis request [default: half the model's context "
+        "window, less --max-output]. Must hold two answers of --max-output; checked before "
+        "any call.",
     )(f)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from rlm_cli import prompts
 from rlm_cli.calls.context import Context
 from rlm_cli.calls.runner import Job, Runner, Settings, cached, job_key, tally
+from rlm_cli.calls.windows import reduce_budget
 from rlm_cli.errors import EXIT_BUDGET, EXIT_PARTIAL, RlmError
 from rlm_cli.inputs.chunking import estimate_tokens
 from rlm_cli.progress import usage_line
@@ -217,6 +218,16 @@ def _group_job(
     )
 
 
+def synthesis_budget(task: str, settings: Settings, given: int | None) -> int:
+    """The token budget of one synthesis request (see calls/windows.py); refuses one that
+    cannot combine answers, before any call is paid for."""
+    overhead = estimate_tokens(
+        prompts.REDUCE_SYSTEM.format(task=task, closing=prompts.REDUCE_FINAL)
+        + prompts.REDUCE_USER_TAIL
+    )
+    return reduce_budget(settings.model, settings.max_tokens, given, overhead)
+
+
 def missing_footer(missing: list[dict[str, Any]]) -> str:
     """A note written by code (not the model) naming the parts that have no answer."""
     lines = [f"- {m['id']} ({m['sources']}): {m['why']}" for m in missing]
@@ -265,7 +276,7 @@ async def reduce_step(
         )
     if not items:
         raise RlmError("no chunk has an answer to synthesize: every map call failed", EXIT_PARTIAL)
-    group_tokens = reduce_tokens or manifest["settings"]["chunk_tokens"]
+    group_tokens = synthesis_budget(task, ctx.settings, reduce_tokens)
     runner = ctx.runner(ws)
 
     def on_level(level: int, calls: int) -> None:
