@@ -62,11 +62,18 @@ rlm_check_paths() {
   done
 }
 
-# The rlm-sub command: $RLM_SUB if set, else rlm-sub on PATH.
+# The rlm-sub command: $RLM_SUB if set, else rlm-sub on PATH, else the one that installed
+# this skill (recorded as "cli" in the skill folder's .rlm-install.json).
 rlm_require_cli() {
+  local record recorded
+  record="$(dirname "${BASH_SOURCE[0]}")/../.rlm-install.json"
+  if [ -z "${RLM_SUB:-}" ] && ! command -v rlm-sub >/dev/null 2>&1 && [ -f "$record" ]; then
+    recorded=$(sed -n 's/^ *"cli": "\([^"\\]*\)",\{0,1\}$/\1/p' "$record")
+    if [ -n "$recorded" ] && [ -x "$recorded" ]; then RLM_SUB=$recorded; fi
+  fi
   RLM_SUB=${RLM_SUB:-rlm-sub}
   if ! command -v "$RLM_SUB" >/dev/null 2>&1; then
-    rlm_die "cannot find '$RLM_SUB': install it (python3 -m pip install rlm-sub) or set RLM_SUB to its path"
+    rlm_die "cannot find '$RLM_SUB': install it with 'pipx install CHECKOUT-OR-GIT-URL' or 'uv tool install CHECKOUT-OR-GIT-URL' (the README's Install section), or set RLM_SUB to its path"
   fi
 }
 

@@ -8,6 +8,7 @@ rules a test can predict, driven by directives anywhere in the request:
   COUNT:word   "COUNT word = N": the sum of the COUNT lines already in the message when it
                holds some (a synthesis), else how often `word` occurs in it (one part)
   FAIL:status  fail with that HTTP status and the API's own error body
+  an eval question (`rlm-sub eval`'s tasks): a perfect reader's answer (tests/fake_eval.py)
   otherwise    "fake answer: ..." describing what it saw
 
 It has a context window (`--context-window`, in its own token count) and rejects longer
@@ -52,6 +53,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from fake_eval import eval_answer  # tests/ is on sys.path, also when run as a program
 
 HEADER_RE = re.compile(r"^==> (?P<path>.+?) \[(?P<where>[^\]]*)\] <==$")
 NUMBERED_RE = re.compile(r"^(\d+)\t(.*)$")
@@ -114,6 +117,9 @@ def find_lines(word: str, user: str) -> list[str]:
 
 def answer(system: str, user: str) -> str:
     """The fake model's answer: a pure function of the request text."""
+    evaluated = eval_answer(system, user)
+    if evaluated is not None:
+        return evaluated
     both = system + "\n" + user
     find = re.search(r"FIND:(\S+)", both)
     if find:

@@ -37,7 +37,7 @@ def expected_files() -> set[str]:
     files = {"SKILL.md"}
     files |= {f"skill/{p.name}" for p in (ROOT / "skill").iterdir()}
     files |= {f"scripts/{p.name}" for p in (ROOT / "scripts").glob("*.sh")}
-    return files - {"scripts/gen-command-reference.sh"}
+    return files
 
 
 def installed_files(dest: Path) -> set[str]:
@@ -78,7 +78,7 @@ def test_dir_installs_into_any_skills_folder(home, tmp_path):
 def test_project_and_dir_together_is_a_usage_error(home, tmp_path):
     result = install(home, "--project", "--dir", str(tmp_path))
     assert result.returncode == 2
-    assert "either --project or --dir" in result.stderr
+    assert "either --dir (the folder itself) or --agent/--project" in result.stderr
 
 
 def test_second_install_is_a_no_op(home):
@@ -135,3 +135,101 @@ def test_files_dropped_from_the_skill_are_removed_unless_edited(home):
     result = install(home)
     assert result.returncode == 0, result.stderr
     assert not old.exists() and "removed scripts/rlm-old.sh" in result.stderr
+
+
+def test_force_removes_only_files_whose_content_it_installed(home):
+    assert install(home).returncode == 0
+    dest = home / ".claude" / "skills" / "rlm"
+    record_path = dest / ".rlm-install.json"
+    record = json.loads(record_path.read_text())
+    mine = dest / "scripts" / "rlm-gone.sh"
+    mine.write_bytes(b"as installed")
+    theirs = dest / "skill" / "notes.md"
+    theirs.write_text("the user's own notes\n")
+    record["files"]["scripts/rlm-gone.sh"] = hashlib.sha256(b"as installed").hexdigest()
+    record["files"]["skill/notes.md"] = hashlib.sha256(b"something else").hexdigest()
+    record_path.write_text(json.dumps(record))
+    result = install(home, "--force")
+    assert result.returncode == 0, result.stderr
+    assert not mine.exists(), "a file still as installed is removed when dropped"
+    assert theirs.read_text() == "the user's own notes\n", "--force deleted a file not ours"
+    assert "kept skill/notes.md" in result.stderr
+
+
+def test_force_never_writes_through_a_symlinked_folder(home, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "lib.sh").write_text("precious\n")
+    dest = home / ".claude" / "skills" / "rlm"
+    dest.mkdir(parents=True)
+    (dest / "scripts").symlink_to(elsewhere, target_is_directory=True)
+    result = install(home, "--force")
+    assert result.returncode == 1
+    assert "scripts is a symbolic link" in result.stderr
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["lib.sh"]
+    assert (elsewhere / "lib.sh").read_text() == "precious\n"
+
+
+def test_force_replaces_a_symlinked_file_without_touching_its_target(home, tmp_path):
+    assert install(home).returncode == 0
+    dest = home / ".claude" / "skills" / "rlm"
+    target = tmp_path / "secret.txt"
+    target.write_text("secret\n")
+    (dest / "SKILL.md").unlink()
+    (dest / "SKILL.md").symlink_to(target)
+    assert install(home).returncode == 1  # a link where a file was: like an edit
+    result = install(home, "--force")
+    assert result.returncode == 0, result.stderr
+    assert not (dest / "SKILL.md").is_symlink()
+    assert (dest / "SKILL.md").read_bytes() == (ROOT / "SKILL.md").read_bytes()
+    assert target.read_text() == "secret\n"
+
+
+@pytest.mark.parametrize(
+    ("agent", "user", "project"),
+    [
+        ("claude", ".claude/skills", ".claude/skills"),
+        ("agents", ".agents/skills", ".agents/skills"),
+        ("codex", ".codex/skills", ".agents/skills"),
+        ("gemini", ".gemini/skills", ".gemini/skills"),
+        ("copilot", ".copilot/skills", ".github/skills"),
+        ("cursor", ".cursor/skills", ".cursor/skills"),
+    ],
+)
+def test_agent_picks_that_agents_skills_folder(home, tmp_path, agent, user, project):
+    work = tmp_path / "project"
+    work.mkdir()
+    result = install(home, "--agent", agent, cwd=work)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(home / user / "rlm")
+    result = install(home, "--agent", agent, "--project", cwd=work)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(work / project / "rlm")
+    assert (work / project / "rlm" / "SKILL.md").is_file()
+
+
+def test_agent_and_dir_together_is_a_usage_error(home, tmp_path):
+    result = install(home, "--agent", "codex", "--dir", str(tmp_path))
+    assert result.returncode == 2 and "--dir" in result.stderr
+
+
+def test_drivers_run_the_rlm_sub_that_installed_them(home, tmp_path, fake_api):
+    result = install(home, "--dir", str(tmp_path / "skills"))
+    dest = Path(result.stdout.strip())
+    record = json.loads((dest / ".rlm-install.json").read_text())
+    assert record["cli"] == str(Path(sys.executable).parent / "rlm-sub")
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "notes.txt").write_text("hay\nthe needle\n")
+    bare = dict(os.environ, HOME=str(home), PATH="/usr/bin:/bin")
+    assert subprocess.run(["sh", "-c", "command -v rlm-sub"], env=bare).returncode != 0
+    driver = [str(dest / "scripts" / "rlm-ask.sh"), "FIND:needle", "notes.txt", "-o", "out"]
+    ran = subprocess.run(driver, env=bare, cwd=work, capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stderr
+    assert "- notes.txt:2: the needle" in Path(ran.stdout.strip()).read_text()
+
+    (dest / ".rlm-install.json").unlink()  # no record, no rlm-sub on PATH: a fix that works
+    ran = subprocess.run(driver, env=bare, cwd=work, capture_output=True, text=True)
+    assert ran.returncode != 0
+    assert "cannot find 'rlm-sub'" in ran.stderr and "pipx install" in ran.stderr
+    assert "pip install rlm-sub" not in ran.stderr

@@ -7,22 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from rlm_cli.calls.backends.protocol import CallError, Response
+from rlm_cli.calls.backends.fake import FakeBackend
+from rlm_cli.calls.backends.protocol import CallError, Request
 from rlm_cli.calls.runner import Job, Outcome, Runner, Settings
 from rlm_cli.errors import RlmError
 
 
-class StubBackend:
-    """Answers instantly; 'fatal' in the text fails the whole run, as a bad API key does."""
-
-    async def call(self, request, timeout):
-        await asyncio.sleep(0.01)
-        if "fatal" in request.user:
-            raise CallError("fatal", "authentication failed")
-        return Response(f"answer to {request.user}", "end_turn", {"input_tokens": 1})
-
-    async def aclose(self) -> None:
-        pass
+async def answer(request: Request) -> str:
+    """Answers at once; 'fatal' in the text fails the whole run, as a bad API key does."""
+    await asyncio.sleep(0.01)
+    if "fatal" in request.user:
+        raise CallError("fatal", "authentication failed")
+    return f"answer to {request.user}"
 
 
 def jobs(tmp_path: Path, texts: list[str]) -> list[Job]:
@@ -51,7 +47,7 @@ def test_each_outcome_is_on_disk_when_reported(tmp_path: Path) -> None:
         seen.append(outcome.job.id)
 
     settings = Settings(model="claude-test", max_tokens=10, concurrency=3)
-    runner = Runner(StubBackend(), settings, on_done=on_done)
+    runner = Runner(FakeBackend(answer), settings, on_done=on_done)
     outcomes = asyncio.run(runner.run(jobs(tmp_path, [f"part {i}" for i in range(10)])))
     assert sorted(o.job.id for o in outcomes) == sorted(seen) == sorted(f"c{i}" for i in range(10))
     assert all(o.status == "ok" for o in outcomes)
@@ -61,12 +57,12 @@ def test_a_failed_write_stops_the_run(tmp_path: Path) -> None:
     (tmp_path / "results").write_text("a file where the results folder should be")
     settings = Settings(model="claude-test", max_tokens=10, concurrency=2)
     with pytest.raises(OSError):
-        asyncio.run(Runner(StubBackend(), settings).run(jobs(tmp_path, ["a", "b", "c", "d"])))
+        asyncio.run(Runner(FakeBackend(answer), settings).run(jobs(tmp_path, ["a", "b", "c", "d"])))
 
 
 def test_a_fatal_error_keeps_the_answers_already_received(tmp_path: Path) -> None:
     settings = Settings(model="claude-test", max_tokens=10, concurrency=1)
     with pytest.raises(RlmError):
-        asyncio.run(Runner(StubBackend(), settings).run(jobs(tmp_path, ["a", "b", "fatal"])))
+        asyncio.run(Runner(FakeBackend(answer), settings).run(jobs(tmp_path, ["a", "b", "fatal"])))
     assert (tmp_path / "results" / "c0.md").read_text() == "answer to a"
     assert (tmp_path / "results" / "c1.md").read_text() == "answer to b"

@@ -109,7 +109,7 @@ def test_command_reference_is_up_to_date_with_help():
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     env.pop("RLM_SUB", None)
     fresh = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "gen-command-reference.sh"), "-"],
+        ["bash", str(ROOT / "tools" / "gen-command-reference.sh"), "-"],
         capture_output=True,
         text=True,
         env=env,
@@ -118,5 +118,5 @@ def test_command_reference_is_up_to_date_with_help():
     current = (ROOT / "skill" / "commands.md").read_text(encoding="utf-8")
     assert fresh == current, (
         "skill/commands.md is out of date with `rlm-sub --help`: "
-        "run scripts/gen-command-reference.sh and commit the result"
+        "run tools/gen-command-reference.sh and commit the result"
     )

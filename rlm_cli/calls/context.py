@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from rlm_cli.calls.backends.catalog import BACKENDS, DEFAULT_BACKEND, ClaudeCode, MessagesApi
 from rlm_cli.calls.backends.protocol import Backend, Request, Response, check_credentials
 from rlm_cli.calls.depth import Tree
 from rlm_cli.calls.ledger import Budget, Ledger
@@ -16,27 +17,38 @@ from rlm_cli.workspace import Workspace
 
 def make_backend(name: str, tree: Tree) -> Backend:
     """Build the named backend; its SDK or program is loaded only here, when a call is needed."""
-    if name == "anthropic":
+    if name == MessagesApi.name:
         import gc
 
+        check_credentials()  # before the SDK import: a missing key fails at once
         from rlm_cli.calls.backends.anthropic_api import AnthropicBackend
 
         # The SDK import leaves ~10^5 long-lived objects that every full garbage collection
         # would walk again (a 0.1-0.2 s stall of all calls in flight); freeze them.
         gc.freeze()
         return AnthropicBackend()
-    if name == "claude-code":
+    if name == ClaudeCode.name:
         from rlm_cli.calls.backends.claude_code import ClaudeCodeBackend
 
         return ClaudeCodeBackend(tree)
-    raise RlmError(f"unknown backend {name!r}: choose anthropic or claude-code")
+    raise RlmError(f"unknown backend {name!r}: choose {' or '.join(BACKENDS)}")
 
 
 class LazyBackend:
-    """Creates the real backend (and imports its SDK) only when a call is actually made."""
+    """Creates the real backend (and imports its SDK) only when a call is actually made.
 
-    def __init__(self, name: str = "anthropic", tree: Tree | None = None) -> None:
+    What the backend can do is known before: its entry in catalog.py.
+    """
+
+    def __init__(self, name: str = DEFAULT_BACKEND, tree: Tree | None = None) -> None:
+        if name not in BACKENDS:
+            raise RlmError(f"unknown backend {name!r}: choose {' or '.join(BACKENDS)}")
+        known = BACKENDS[name]
         self.name = name
+        self.default_model = known.default_model
+        self.supports_tools = known.supports_tools
+        self.supports_batches = known.supports_batches
+        self.supports_count_tokens = known.supports_count_tokens
         self.tree = tree or Tree()
         self._backend: Backend | None = None
 
@@ -50,10 +62,9 @@ class LazyBackend:
         return await self.ready().call(request, timeout)
 
     async def count_tokens(self, request: Request) -> int:
-        counter = getattr(self.ready(), "count_tokens", None)
-        if counter is None:
+        if not self.supports_count_tokens:
             raise RlmError(f"--exact needs the Messages API; the {self.name} backend cannot count")
-        return await counter(request)
+        return await self.ready().count_tokens(request)
 
     async def aclose(self) -> None:
         if self._backend is not None:
@@ -75,29 +86,32 @@ class Context:
     max_turns: int = 12
     shard: tuple[int, int] | None = None  # map only shard I of N of the chunks
 
-    def runner(self, ws: Workspace | None, tree: Tree | None = None) -> Runner:
-        """A runner booking its calls in the tree's ledger (the root's, or this workspace's).
+    def open_ledger(self, ws: Workspace | None) -> Ledger:
+        """The tree's ledger (the root's, or this workspace's), opened on first use.
 
-        tree places the runner's calls deeper than this process, for in-process sub-agents.
+        Fails when this process may not call at all (a sub-agent at the depth limit).
         """
         if self.ledger is None:
             self.tree.check_can_call()
             path = self.tree.trace or (ws.trace_path if ws else None)
             self.ledger = Ledger(path, self.budget, self.tree.run)
             self.slots = asyncio.Semaphore(self.settings.concurrency)
+        return self.ledger
+
+    def runner(self, ws: Workspace | None, tree: Tree | None = None) -> Runner:
+        """A runner booking its calls in the tree's ledger, sharing this process's call slots.
+
+        tree places the runner's calls deeper than this process, for in-process sub-agents.
+        """
+        ledger = self.open_ledger(ws)
         on_done = self.reporter.advance if tree is None else None
-        return Runner(
-            self.backend, self.settings, self.ledger, on_done, tree or self.tree, self.slots
-        )
+        return Runner(self.backend, self.settings, ledger, on_done, tree or self.tree, self.slots)
 
     def check_credentials(self) -> None:
-        """Fail before any call when the backend cannot authenticate; else load it now.
+        """Load the backend now, failing before any call when it cannot authenticate.
 
         Loading here, before the first call is booked, keeps the SDK's import time out of
         the first calls' durations in the trace.
         """
-        if getattr(self.backend, "name", "anthropic") == "anthropic":
-            check_credentials()
-        ready = getattr(self.backend, "ready", None)
-        if ready is not None:
-            ready()
+        if isinstance(self.backend, LazyBackend):
+            self.backend.ready()

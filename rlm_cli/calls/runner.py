@@ -12,18 +12,26 @@ from typing import Any
 
 from rlm_cli.calls.backends.protocol import USAGE_FIELDS, Backend, CallError, Request, Response
 from rlm_cli.calls.depth import Tree
-from rlm_cli.calls.ledger import BudgetBusy, BudgetExceeded, Ledger
+from rlm_cli.calls.ledger import BudgetExceeded, Ledger
 from rlm_cli.calls.pricing import cost
+from rlm_cli.calls.records import (
+    CallEnd,
+    Spend,
+    estimated_cost,
+    result_record,
+    start_fields,
+    store_result,
+    when_budget_allows,
+)
 from rlm_cli.errors import RlmError
 from rlm_cli.inputs.chunking import estimate_tokens, split_text
-from rlm_cli.workspace import atomic_write, read_json, sha256, write_json
+from rlm_cli.workspace import read_json, sha256
 
 DEFAULT_CONCURRENCY = 8
 DEFAULT_MAX_ATTEMPTS = 6
 DEFAULT_CALL_TIMEOUT = 600.0
 MAX_BACKOFF = 30.0
 MAX_SPLIT_DEPTH = 8
-BUDGET_POLL = 0.1  # seconds between looks at the ledger while in-flight calls hold the budget
 
 
 @dataclass
@@ -95,16 +103,6 @@ def tally(outcomes: list[Outcome]) -> tuple[dict[str, int], float]:
             usage[k] = usage.get(k, 0) + v
         dollars += o.record.get("cost_usd") or 0.0
     return usage, dollars
-
-
-def store_result(slot: Path, text: str | None, record: dict[str, Any]) -> None:
-    """Write a job's answer (or remove a stale one) and then its record, each atomically."""
-    md = slot.with_suffix(".md")
-    if text is not None:
-        atomic_write(md, text)
-    else:
-        md.unlink(missing_ok=True)  # never leave an older answer beside a failure record
-    write_json(slot.with_suffix(".json"), record)
 
 
 class _Failed(Exception):
@@ -184,41 +182,21 @@ class Runner:
     async def _run_job(self, job: Job) -> Outcome:
         """Answer one job; its result or failure is recorded on disk by run()."""
         started = time.time()
-        usage = dict.fromkeys(USAGE_FIELDS, 0)
-        stats: dict[str, Any] = {"attempts": 0, "calls": [], "parts": 0, "cost": 0.0, "stop": set()}
-        record: dict[str, Any] = {
-            "id": job.id,
-            "kind": job.kind,
-            "key": job.key,
-            "model": self.settings.model,
-            "depth": self.tree.depth + 1,
-            **job.meta,
-        }
+        spend = Spend()
         try:
             if job.solve is not None:
                 text = await self._solve(job)
             else:
-                text = await self._answer(job, job.material(), usage, stats, 0)
+                text = await self._answer(job, job.material(), spend, 0)
             status, error = "ok", None
         except _Failed as e:
             text, status, error = None, "failed", str(e)
         except BudgetExceeded as e:
             text, status, error = None, "budget", f"not answered: {e}"
             self.stopped = str(e)
-        stop = sorted(stats["stop"])
-        record.update(
-            status=status,
-            error=error,
-            usage=usage,
-            cost_usd=round(stats["cost"], 6),
-            attempts=stats["attempts"],
-            calls=len(stats["calls"]),
-            call_ids=stats["calls"],
-            parts=stats["parts"],
-            stop_reason=",".join(stop),
-            truncated="max_tokens" in stop,
-            started=round(started, 3),
-            duration_s=round(time.time() - started, 3),
+        s, depth = self.settings, self.tree.depth + 1
+        record = result_record(
+            job.id, job.kind, job.key, s.model, depth, job.meta, status, error, spend, started
         )
         return Outcome(job, status, text, record)
 
@@ -230,14 +208,12 @@ class Runner:
         except CallError as e:
             raise _Failed(str(e)) from None
 
-    async def _answer(
-        self, job: Job, material: str, usage: dict[str, int], stats: dict[str, Any], depth: int
-    ) -> str:
+    async def _answer(self, job: Job, material: str, spend: Spend, depth: int) -> str:
         """Answer material; when the model rejects it as too long, split it and answer both halves."""
         s = self.settings
         request = Request(job.system, job.render(material), s.model, s.max_tokens)
         try:
-            response = await self.call(request, job.id, job.kind, stats)
+            response = await self.call(request, job.id, job.kind, spend)
         except CallError as e:
             if e.kind != "overflow":
                 raise _Failed(str(e)) from None
@@ -245,17 +221,14 @@ class Runner:
             if halves is None:
                 raise _Failed(f"input too long for the model even after splitting: {e}") from None
         else:
-            for f in USAGE_FIELDS:
-                usage[f] += response.usage.get(f, 0)
-            stats["parts"] += 1
-            stats["stop"].add(response.stop_reason)
+            spend.add_answer(response.usage, response.stop_reason)
             return response.text
-        first = await self._answer(job, halves[0], usage, stats, depth + 1)
-        second = await self._answer(job, halves[1], usage, stats, depth + 1)
+        first = await self._answer(job, halves[0], spend, depth + 1)
+        second = await self._answer(job, halves[1], spend, depth + 1)
         return first.rstrip() + "\n\n" + second.lstrip()
 
     async def call(
-        self, request: Request, job_id: str, kind: str, stats: dict[str, Any] | None = None
+        self, request: Request, job_id: str, kind: str, spend: Spend | None = None
     ) -> Response:
         """One logical call: booked in the ledger, retried with backoff within the deadline.
 
@@ -266,74 +239,49 @@ class Runner:
         the call failed for good, and RlmError for a fatal error (bad key, unknown model).
         """
         s = self.settings
-        stats = stats if stats is not None else {"attempts": 0, "calls": [], "cost": 0.0}
+        spend = spend if spend is not None else Spend()
         own_turn = kind == "solve"
         depth = self.tree.depth if own_turn else self.tree.depth + 1
         parent = self.tree.parent if own_turn else self.parent
         est_in = estimate_tokens(request.system) + estimate_tokens(request.user)
         if request.messages:
             est_in += sum(estimate_tokens(str(m.get("content"))) for m in request.messages)
-        est_cost = cost(s.model, {"input_tokens": est_in, "output_tokens": request.max_tokens})
-        if est_cost is None and self.ledger.budget.max_cost is not None:
-            raise RlmError(
-                f"--max-cost needs a known price, and model {s.model} is not in the price table "
-                "(rlm_cli/pricing.py): choose a listed model or use --max-tokens instead"
-            )
-        while True:
-            try:
-                call = self.ledger.start(
-                    est_in + request.max_tokens,
-                    est_cost or 0.0,
-                    id=job_id,
-                    kind=kind,
-                    depth=depth,
-                    parent=parent,
-                    model=s.model,
-                )
-                break
-            except BudgetBusy:  # wait for calls in flight to settle what they really spent
-                await asyncio.sleep(BUDGET_POLL)
-        stats["calls"].append(call)
+        est_cost = estimated_cost(s.model, est_in, request.max_tokens, self.ledger)
+        fields = start_fields(job_id, kind, depth, parent, s.model)
+        call = await when_budget_allows(
+            lambda: self.ledger.start(est_in + request.max_tokens, est_cost, **fields)
+        )
+        spend.calls.append(call)
         request.child_env = self.tree.child_env(
             call, self.ledger.path, self.ledger.run, self.ledger.budget
         )
-        started, attempts = time.time(), [0]
-        end: dict[str, Any] = {"status": "cancelled", "usage": {}, "cost_usd": 0.0, "error": None}
+        started, end = time.time(), CallEnd()
         try:
             async with self.slots:
-                response = await self._attempts(request, attempts)
+                response = await self._attempts(request, end)
             dollars = response.cost_usd
             if dollars is None:
                 dollars = cost(s.model, response.usage) or 0.0
-            stats["cost"] += dollars
-            end.update(status="ok", usage=response.usage, cost_usd=round(dollars, 6))
+            spend.cost += dollars
+            end.status, end.usage, end.cost_usd = "ok", response.usage, dollars
             return response
         except CallError as e:
-            end.update(status="failed", error=str(e))
+            end.status, end.error = "failed", str(e)
             raise
         except RlmError as e:
-            end.update(status="fatal", error=e.message)
+            end.status, end.error = "fatal", e.message
             raise
         finally:
-            stats["attempts"] += attempts[0]
-            self.ledger.end(
-                call,
-                id=job_id,
-                depth=depth,
-                model=s.model,
-                attempts=attempts[0],
-                start=round(started, 3),
-                duration_s=round(time.time() - started, 3),
-                **end,
-            )
+            spend.attempts += end.attempts
+            self.ledger.end(call, **end.fields(job_id, depth, s.model, started))
 
-    async def _attempts(self, request: Request, attempts: list[int]) -> Response:
+    async def _attempts(self, request: Request, end: CallEnd) -> Response:
         """Attempts of one call until one succeeds, retrying what can be retried."""
         s = self.settings
         deadline = time.monotonic() + s.call_timeout
         while True:
-            attempts[0] += 1
-            attempt = attempts[0]
+            end.attempts += 1
+            attempt = end.attempts
             remaining = deadline - time.monotonic()
             try:
                 if remaining <= 0:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
 from rlm_cli import __version__
+from rlm_cli.cli.direct import query, solve
+from rlm_cli.cli.eval_command import eval_command
+from rlm_cli.cli.groups import Agents, Calls, Staging, batch_mode
 from rlm_cli.cli.invoke import (
     cli_errors,
     default_workspace,
     emit_json,
+    open_context,
     read_prompt,
     run_async,
     show_plan,
@@ -25,7 +28,6 @@ from rlm_cli.cli.options import (
     batch_options,
     chunk_options,
     json_option,
-    make_settings,
     model_options,
     output_option,
     plan_options,
@@ -34,7 +36,7 @@ from rlm_cli.cli.options import (
     workspace_option,
 )
 from rlm_cli.cli.views import install_skill, report, status, trace_command
-from rlm_cli.errors import EXIT_BUDGET, EXIT_CODES_HELP, EXIT_PARTIAL, RlmError
+from rlm_cli.errors import EXIT_CODES_HELP
 
 
 @click.group(
@@ -68,7 +70,7 @@ def cli() -> None:
 @chunk_options
 @click.option("--quiet", "-q", is_flag=True, help="No summary on stderr.")
 @cli_errors
-def chunk(paths: tuple[str, ...], workspace: Path, quiet: bool, **kw: Any) -> None:
+def chunk(paths: tuple[str, ...], workspace: Path, quiet: bool, staging: Staging) -> None:
     """Stage PATHS (files, directories, or - for stdin) as chunks in a workspace.
 
     In a git checkout a directory holds what git lists (tracked files, and untracked ones
@@ -87,7 +89,7 @@ def chunk(paths: tuple[str, ...], workspace: Path, quiet: bool, **kw: Any) -> No
     """
     from rlm_cli.progress import Reporter
 
-    stage_inputs(workspace, paths, kw, Reporter(quiet))
+    stage_inputs(workspace, paths, staging, Reporter(quiet))
 
 
 @cli.command(name="map")
@@ -103,13 +105,14 @@ def chunk(paths: tuple[str, ...], workspace: Path, quiet: bool, **kw: Any) -> No
 def map_command(
     prompt: str | None,
     workspace: Path,
-    quiet: bool,
+    calls: Calls,
+    agents: Agents,
+    shard: tuple[int, int] | None,
     as_json: bool,
     dry_run: bool,
     exact: bool,
     batch: bool,
     resume_batch: bool,
-    **kw: Any,
 ) -> None:
     """Run PROMPT on every chunk of a workspace, one sub-call per chunk, many at once.
 
@@ -136,22 +139,23 @@ def map_command(
 
     ws = Workspace(workspace)
     task = read_prompt(prompt) if prompt is not None else None
+    mode = batch_mode(agents, batch, resume_batch)
     if resume_batch:
+        from dataclasses import replace
+
         from rlm_cli.steps.batch_store import saved_task
 
-        task, kw["model"], kw["max_output"] = saved_task(ws, task)
+        task, model, max_output = saved_task(ws, task)
+        calls = replace(calls, settings=replace(calls.settings, model=model, max_tokens=max_output))
     elif task is None:
         raise click.UsageError("Missing argument 'PROMPT'.")
-    if (batch or resume_batch) and kw["agentic"]:
-        raise click.UsageError("--agentic sub-agents are loops, not single requests: drop --batch")
+    ctx = open_context(calls, agents, shard)
     if dry_run:
-        show_plan(ws, task, kw, quiet, as_json, exact=exact, with_reduce=False)
-    mode = "resume" if resume_batch else "submit" if batch else None
-    summary = run_async(kw, quiet, lambda ctx: map_step(ws, task, ctx, mode))
-    code = EXIT_BUDGET if summary.budget_stop else EXIT_PARTIAL if summary.failed else 0
+        show_plan(ctx, ws, task, as_json, exact=exact, with_reduce=False)
+    summary = run_async(ctx, lambda ctx: map_step(ws, task, ctx, mode))
     if as_json:
-        emit_json({"workspace": str(workspace), **summary.to_dict()}, code)
-    sys.exit(code)
+        emit_json({"workspace": str(workspace), **summary.to_dict()}, summary.exit_code)
+    sys.exit(summary.exit_code)
 
 
 @cli.command()
@@ -164,11 +168,10 @@ def map_command(
 def reduce(
     prompt: str,
     workspace: Path,
-    quiet: bool,
+    calls: Calls,
     reduce_tokens: int | None,
     partial: bool,
     as_json: bool,
-    **kw: Any,
 ) -> None:
     """Combine the map answers of a workspace into one answer, printed on stdout.
 
@@ -185,7 +188,9 @@ def reduce(
 
     task = read_prompt(prompt)
     ws = Workspace(workspace)
-    summary = run_async(kw, quiet, lambda ctx: reduce_step(ws, task, ctx, reduce_tokens, partial))
+    summary = run_async(
+        open_context(calls), lambda ctx: reduce_step(ws, task, ctx, reduce_tokens, partial)
+    )
     if as_json:
         emit_json(
             {"workspace": str(workspace), "final": str(ws.final_path), "answer": summary.text,
@@ -214,14 +219,15 @@ def run(
     paths: tuple[str, ...],
     workspace: Path | None,
     output: Path | None,
-    quiet: bool,
+    staging: Staging,
+    calls: Calls,
+    agents: Agents,
     reduce_tokens: int | None,
     partial: bool,
     as_json: bool,
     dry_run: bool,
     exact: bool,
     batch: bool,
-    **kw: Any,
 ) -> None:
     """Chunk PATHS, map PROMPT over the chunks, reduce to one answer on stdout.
 
@@ -239,172 +245,34 @@ def run(
       rlm-sub run "Where are secrets read?" . --dry-run     # or: rlm-sub plan ...
     """
     from rlm_cli.progress import Reporter
-    from rlm_cli.steps.map import map_step
-    from rlm_cli.steps.reduce import reduce_step, synthesis_budget
+    from rlm_cli.steps.reduce import synthesis_budget
+    from rlm_cli.steps.run import run_step
     from rlm_cli.workspace import Workspace
 
     task = read_prompt(prompt)
-    if batch and kw["agentic"]:
-        raise click.UsageError("--agentic sub-agents are loops, not single requests: drop --batch")
-    synthesis_budget(task, make_settings(kw), reduce_tokens)  # refuse before anything is paid
+    mode = batch_mode(agents, batch)
+    synthesis_budget(task, calls.settings, reduce_tokens)  # refuse before anything is paid
     workspace = workspace or default_workspace(task, paths)
-    stage_inputs(workspace, paths, kw, Reporter(quiet))
+    stage_inputs(workspace, paths, staging, Reporter(calls.quiet))
     ws = Workspace(workspace)
+    ctx = open_context(calls, agents)
     if dry_run:
-        show_plan(ws, task, kw, quiet, as_json, exact=exact, reduce_tokens=reduce_tokens)
-
-    async def steps(ctx):
-        mapped = await map_step(ws, task, ctx, "submit" if batch else None)
-        if mapped.budget_stop:
-            stop = RlmError(
-                f"budget reached before every chunk was answered ({mapped.budget_stop}); "
-                "raise the limit and re-run the same command to continue",
-                EXIT_BUDGET,
-            )
-            return mapped, None, stop
-        if mapped.failed and not partial:
-            stop = RlmError(
-                f"{len(mapped.failed)} chunk(s) failed; re-run the same command to retry them "
-                "(finished answers are reused), or add --partial to synthesize without them",
-                EXIT_PARTIAL,
-            )
-            return mapped, None, stop
-        return mapped, await reduce_step(ws, task, ctx, reduce_tokens, partial), None
-
-    mapped, reduced, stop = run_async(kw, quiet, steps)
-    code = stop.exit_code if stop else reduced.exit_code
-    if reduced:
-        write_answer(output, text=reduced.text)
+        show_plan(ctx, ws, task, as_json, exact=exact, reduce_tokens=reduce_tokens)
+    summary = run_async(ctx, lambda ctx: run_step(ws, task, ctx, mode, reduce_tokens, partial))
+    if summary.answer is not None:
+        write_answer(output, text=summary.answer)
     if as_json:
-        emit_json(
-            {
-                "workspace": str(workspace),
-                "final": str(ws.final_path) if reduced else None,
-                "output": str(output) if output and reduced else None,
-                "answer": reduced.text if reduced else None,
-                "error": stop.message if stop else None,
-                "map": mapped.to_dict(),
-                "reduce": reduced.to_dict() if reduced else None,
-            },
-            code,
-        )
-    if stop:
-        raise stop
-    click.echo(reduced.text.rstrip("\n"))
-    sys.exit(code)
-
-
-@cli.command()
-@click.argument("prompt")
-@click.argument("paths", nargs=-1)
-@output_option
-@click.option(
-    "--max-input",
-    type=click.IntRange(min=1),
-    default=100_000,
-    show_default=True,
-    envvar="RLM_MAX_INPUT",
-    help="Refuse inputs estimated above this many tokens.",
-)
-@model_options
-@cli_errors
-def query(
-    prompt: str, paths: tuple[str, ...], output: Path | None, max_input: int, quiet: bool, **kw: Any
-) -> None:
-    """One sub-call: PROMPT over whole FILES (or stdin), answer on stdout.
-
-    For inputs that fit one call. Larger inputs are refused with a pointer to `run`.
-    With no PATHS, reads stdin.
-
-    \b
-    Examples:
-      rlm-sub query "Summarise the public API, cite PATH:LINE" src/api.py src/models.py
-      grep -rn "retry" src/ | rlm-sub query "Group these by module" -
-      rlm-sub query "Merge these findings into one list" notes/*.md > notes/merged.md
-    """
-    from rlm_cli.steps.query import query_step
-
-    task = read_prompt(prompt)
-    text = run_async(kw, quiet, lambda ctx: query_step(task, list(paths) or ["-"], ctx, max_input))
-    write_answer(output, text=text)
-    click.echo(text.rstrip("\n"))
-
-
-@cli.command()
-@click.argument("prompt")
-@click.argument("paths", nargs=-1, required=True)
-@workspace_option(required=False)
-@output_option
-@click.option(
-    "--chunk-tokens",
-    type=click.IntRange(min=200),
-    default=20_000,
-    show_default=True,
-    envvar="RLM_CHUNK_TOKENS",
-    help="Token budget of one chunk when the model maps over files.",
-)
-@model_options
-@agent_options
-@click.option("--dry-run", is_flag=True, help="Print what the loop starts from; no model call.")
-@json_option
-@cli_errors
-def solve(
-    prompt: str,
-    paths: tuple[str, ...],
-    workspace: Path | None,
-    output: Path | None,
-    chunk_tokens: int,
-    quiet: bool,
-    dry_run: bool,
-    as_json: bool,
-    **kw: Any,
-) -> None:
-    """An RLM loop: a model explores PATHS with tools and delegates, then answers.
-
-    The model never sees the whole input: it starts from the file list and sizes, and
-    works with tools that run inside rlm-sub, confined to PATHS and the workspace: list,
-    peek at lines, grep, query (one sub-call on chosen files), map (one sub-call per chunk,
-    hundreds at once from one tool call), save and read named results, and final. With
-    --agentic, the sub-agents of query and map are solve loops themselves, one level
-    deeper, until the depth limit. Needs the Messages API (ANTHROPIC_API_KEY).
-
-    \b
-    Examples:
-      rlm-sub solve "Which endpoints skip the auth check? Cite PATH:LINE." src/
-      rlm-sub solve "Why do retries double-charge?" src/ logs/ --agentic -o why.md
-    """
-    from rlm_cli.steps.solve import solve_command
-    from rlm_cli.workspace import Workspace
-
-    task = read_prompt(prompt)
-    if kw["backend"] != "anthropic":
-        raise RlmError(
-            "solve drives a tool-using loop and needs the Messages API (--backend anthropic); "
-            "with Claude Code, use `rlm-sub run --backend claude-code` instead"
-        )
-    if dry_run:
-        import json
-
-        from rlm_cli.steps.plan import plan_solve, render_solve
-        from rlm_cli.steps.tools import Index
-
-        index = Index.build(list(paths))
-        found = plan_solve(index, task, make_settings(kw), chunk_tokens, kw["max_turns"])
-        click.echo(json.dumps(found, indent=2) if as_json else render_solve(found))
-        return
-    workspace = workspace or default_workspace("solve " + task, paths)
-    ws = Workspace(workspace)
-    text = run_async(
-        kw,
-        quiet,
-        lambda ctx: solve_command(
-            task, list(paths), ws, ctx, kw["agentic"], kw["max_turns"], chunk_tokens
-        ),
-    )
-    write_answer(ws.final_path, output, text=text)
-    if as_json:
-        emit_json({"workspace": str(workspace), "final": str(ws.final_path), "answer": text}, 0)
-    click.echo(text.rstrip("\n"))
+        done = summary.answer is not None
+        where = {
+            "workspace": str(workspace),
+            "final": str(ws.final_path) if done else None,
+            "output": str(output) if output and done else None,
+        }
+        emit_json({**where, **summary.to_dict()}, summary.exit_code)
+    if summary.stop:
+        raise summary.stop
+    click.echo(summary.answer.rstrip("\n"))
+    sys.exit(summary.exit_code)
 
 
 @cli.command()
@@ -421,12 +289,12 @@ def plan(
     prompt: str,
     paths: tuple[str, ...],
     workspace: Path | None,
-    quiet: bool,
+    staging: Staging,
+    calls: Calls,
     reduce_tokens: int | None,
     partial: bool,
     exact: bool,
     as_json: bool,
-    **kw: Any,
 ) -> None:
     """What `run PROMPT PATHS` would call and cost, without calling the model.
 
@@ -441,17 +309,18 @@ def plan(
       rlm-sub plan @review.md src/ --json | jq .max_cost_usd
     """
     from rlm_cli.progress import Reporter
+    from rlm_cli.steps.reduce import synthesis_budget
     from rlm_cli.workspace import Workspace
 
     task = read_prompt(prompt)
+    synthesis_budget(task, calls.settings, reduce_tokens)  # refuse before staging
     workspace = workspace or default_workspace(task, paths)
-    stage_inputs(workspace, paths, kw, Reporter(quiet))
-    show_plan(
-        Workspace(workspace), task, kw, quiet, as_json, exact=exact, reduce_tokens=reduce_tokens
-    )
+    stage_inputs(workspace, paths, staging, Reporter(calls.quiet))
+    ctx = open_context(calls)
+    show_plan(ctx, Workspace(workspace), task, as_json, exact=exact, reduce_tokens=reduce_tokens)
 
 
-for _command in (status, trace_command, report, install_skill):
+for _command in (query, solve, status, trace_command, report, install_skill, eval_command):
     cli.add_command(_command)
 
 

@@ -8,12 +8,16 @@ import os
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from rlm_cli.cli.options import make_settings
+from rlm_cli.cli.groups import Agents, Calls, Staging
 from rlm_cli.errors import EXIT_INTERRUPTED, RlmError
+
+if TYPE_CHECKING:
+    from rlm_cli.calls.context import Context
+    from rlm_cli.workspace import Workspace
 
 
 def read_prompt(prompt: str) -> str:
@@ -45,15 +49,13 @@ def write_answer(*paths: Path | None, text: str) -> None:
             atomic_write(path, text if text.endswith("\n") else text + "\n")
 
 
-def show_plan(
-    ws: Any, task: str, kw: dict[str, Any], quiet: bool, as_json: bool, **how: Any
-) -> None:
+def show_plan(ctx: Context, ws: Workspace, task: str, as_json: bool, **how: Any) -> None:
     """Print what a map (and its reduce) would spend, as text or JSON, and exit 0."""
     import json
 
     from rlm_cli.steps.plan import plan_map, render
 
-    plan = run_async(kw, quiet, lambda ctx: plan_map(ws, task, ctx, **how))
+    plan = run_async(ctx, lambda ctx: plan_map(ws, task, ctx, **how))
     click.echo(json.dumps(plan, indent=2) if as_json else render(plan))
     sys.exit(0)
 
@@ -70,28 +72,31 @@ def emit_json(obj: dict[str, Any], code: int) -> None:
     sys.exit(code)
 
 
-def run_async(
-    kw: dict[str, Any], quiet: bool, make: Callable[[Any], Coroutine[Any, Any, Any]]
-) -> Any:
-    """Run one coroutine with the command's context (lazy backend, ledger); Ctrl-C keeps work."""
-    import asyncio  # here, not at the top: it is ~60% of start-up for commands that make no call
-
+def open_context(
+    calls: Calls, agents: Agents | None = None, shard: tuple[int, int] | None = None
+) -> Context:
+    """The context a command's steps share: lazy backend, settings, budgets, depth, reporter."""
     from rlm_cli.calls.context import Context, LazyBackend
     from rlm_cli.calls.depth import Tree
-    from rlm_cli.calls.ledger import Budget
     from rlm_cli.progress import Reporter
 
-    tree = Tree.from_env(kw["max_depth"])
-    ctx = Context(
-        backend=LazyBackend(kw["backend"], tree),
-        settings=make_settings(kw),
-        reporter=Reporter(quiet),
+    agents = agents or Agents()
+    tree = Tree.from_env(calls.max_depth)
+    return Context(
+        backend=LazyBackend(calls.backend, tree),
+        settings=calls.settings,
+        reporter=Reporter(calls.quiet),
         tree=tree,
-        budget=Budget(kw["max_calls"], kw["max_tokens"], kw["max_cost"]),
-        agentic=kw.get("agentic", False),
-        max_turns=kw.get("max_turns", 12),
-        shard=kw.get("shard"),
+        budget=calls.budget,
+        agentic=agents.agentic,
+        max_turns=agents.max_turns,
+        shard=shard,
     )
+
+
+def run_async(ctx: Context, make: Callable[[Context], Coroutine[Any, Any, Any]]) -> Any:
+    """Run one coroutine with the command's context, then close its backend; Ctrl-C keeps work."""
+    import asyncio  # here, not at the top: it is ~60% of start-up for commands that make no call
 
     async def main() -> Any:
         try:
@@ -106,27 +111,20 @@ def run_async(
         sys.exit(EXIT_INTERRUPTED)
 
 
-def stage_inputs(workspace: Path, paths: tuple[str, ...], kw: dict[str, Any], reporter) -> None:
+def stage_inputs(workspace: Path, paths: tuple[str, ...], staging: Staging, reporter) -> None:
     """Stage inputs into the workspace and print the summary."""
-    from rlm_cli.inputs.sources import Filters
     from rlm_cli.inputs.staging import stage
     from rlm_cli.progress import human
     from rlm_cli.workspace import Workspace
 
-    filters = Filters(
-        include=list(kw["include"]),
-        exclude=list(kw["exclude"]),
-        gitignore=not kw["no_gitignore"],
-        max_file_bytes=kw["max_file_bytes"],
-    )
     manifest, s = stage(
-        Workspace(workspace), list(paths), filters, kw["chunk_tokens"], kw["per_file"]
+        Workspace(workspace), list(paths), staging.filters, staging.chunk_tokens, staging.per_file
     )
     skipped = f", skipped {s.skipped} (see manifest.json)" if s.skipped else ""
     excluded = f", excluded {s.excluded}" if s.excluded else ""
     reporter.info(
         f"chunk: {s.files} files ({human(s.bytes)}B, ~{human(s.tokens)} tokens) -> {s.chunks} chunks "
-        f"of <= {kw['chunk_tokens']:,} tokens{skipped}{excluded}; {s.seconds:.1f}s; in {workspace}"
+        f"of <= {staging.chunk_tokens:,} tokens{skipped}{excluded}; {s.seconds:.1f}s; in {workspace}"
     )
     for f in manifest["files"]:
         if f.get("note"):

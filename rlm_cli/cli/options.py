@@ -1,4 +1,8 @@
-"""The options the commands share, declared once, and the settings they make."""
+"""The options the commands share, declared once; each group reaches a command as one value.
+
+model_options gives a command `calls`, agent_options `agents`, chunk_options `staging`:
+the typed values of groups.py, so no raw option name travels past the command line.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ from typing import Any
 
 import click
 
-DEFAULT_MODEL = "claude-haiku-5-5"
+from rlm_cli.calls.backends.catalog import BACKENDS, DEFAULT_BACKEND
+from rlm_cli.cli.groups import Agents, grouped, make_calls, make_staging
 
 ENV_HELP = """\
 Environment:
@@ -23,162 +28,176 @@ Environment:
 
 
 def chunk_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Options that decide how inputs are staged."""
-    options = [
-        click.option(
-            "--chunk-tokens",
-            type=click.IntRange(min=1),
-            default=20_000,
-            show_default=True,
-            envvar="RLM_CHUNK_TOKENS",
-            help="Token budget of one chunk (estimated).",
-        ),
-        click.option(
-            "--include",
-            multiple=True,
-            metavar="GLOB",
-            help="Only read files matching GLOB (gitignore syntax; repeatable).",
-        ),
-        click.option(
-            "--exclude",
-            multiple=True,
-            metavar="GLOB",
-            help="Skip files and directories matching GLOB (repeatable).",
-        ),
-        click.option(
-            "--no-gitignore",
-            is_flag=True,
-            help="Read files that .gitignore excludes (in a git checkout: untracked ignored ones).",
-        ),
-        click.option(
-            "--per-file",
-            is_flag=True,
-            help="Start every file in a chunk of its own (e.g. one review per file).",
-        ),
-        click.option(
-            "--max-file-bytes",
-            type=click.IntRange(min=1),
-            default=10 * 1024 * 1024,
-            show_default=True,
-            help="Skip (and record) files larger than this found by walking a directory; "
-            "a file you name (or -) is read whatever its size.",
-        ),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
+    """Options that decide how inputs are staged: the command gets `staging`."""
+    names = ("chunk_tokens", "include", "exclude", "no_gitignore", "per_file", "max_file_bytes")
+    return grouped(
+        "staging",
+        make_staging,
+        names,
+        [
+            click.option(
+                "--chunk-tokens",
+                type=click.IntRange(min=1),
+                default=20_000,
+                show_default=True,
+                envvar="RLM_CHUNK_TOKENS",
+                help="Token budget of one chunk (estimated).",
+            ),
+            click.option(
+                "--include",
+                multiple=True,
+                metavar="GLOB",
+                help="Only read files matching GLOB (gitignore syntax; repeatable).",
+            ),
+            click.option(
+                "--exclude",
+                multiple=True,
+                metavar="GLOB",
+                help="Skip files and directories matching GLOB (repeatable).",
+            ),
+            click.option(
+                "--no-gitignore",
+                is_flag=True,
+                help="Read files that .gitignore excludes (in a git checkout: the untracked "
+                "ones it ignores; tracked files are always read).",
+            ),
+            click.option(
+                "--per-file",
+                is_flag=True,
+                help="Start every file in a chunk of its own (e.g. one review per file).",
+            ),
+            click.option(
+                "--max-file-bytes",
+                type=click.IntRange(min=1),
+                default=10 * 1024 * 1024,
+                show_default=True,
+                help="Skip (and record) files larger than this found by walking a directory; "
+                "a file you name (or -) is read whatever its size.",
+            ),
+        ],
+    )(f)
 
 
 def model_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Options that decide how the model is called."""
-    options = [
-        click.option(
-            "--model",
-            "-m",
-            envvar="RLM_MODEL",
-            help=f"Model for sub-calls [default: {DEFAULT_MODEL}; haiku with --backend claude-code].",
-        ),
-        click.option(
-            "--backend",
-            type=click.Choice(["anthropic", "claude-code"]),
-            default="anthropic",
-            show_default=True,
-            envvar="RLM_BACKEND",
-            help="How sub-agents run: the Messages API, or headless Claude Code (`claude -p`).",
-        ),
-        click.option(
-            "--max-output",
-            type=click.IntRange(min=1),
-            default=4096,
-            show_default=True,
-            envvar="RLM_MAX_OUTPUT",
-            help="max_tokens of each answer.",
-        ),
-        click.option(
-            "--concurrency",
-            "-j",
-            type=click.IntRange(min=1, max=1000),
-            default=8,
-            show_default=True,
-            envvar="RLM_CONCURRENCY",
-            help="Calls in flight at once.",
-        ),
-        click.option(
-            "--retries",
-            type=click.IntRange(min=1),
-            default=6,
-            show_default=True,
-            envvar="RLM_RETRIES",
-            help="Attempts per call (429, 529, 5xx, dropped connections).",
-        ),
-        click.option(
-            "--timeout",
-            type=click.FloatRange(min=0.1),
-            default=600.0,
-            show_default=True,
-            envvar="RLM_TIMEOUT",
-            help="Deadline in seconds per call, retries included.",
-        ),
-        click.option(
-            "--retry-delay",
-            type=click.FloatRange(min=0.0),
-            default=0.5,
-            show_default=True,
-            envvar="RLM_RETRY_DELAY",
-            help="First backoff delay in seconds (doubles each retry).",
-        ),
-        click.option(
-            "--max-calls",
-            type=click.IntRange(min=1),
-            envvar="RLM_MAX_CALLS",
-            help="Stop starting model calls after this many, across the whole recursion tree.",
-        ),
-        click.option(
-            "--max-tokens",
-            type=click.IntRange(min=1),
-            envvar="RLM_MAX_TOKENS",
-            help="Token budget (in + out, cache included) for the whole recursion tree.",
-        ),
-        click.option(
-            "--max-cost",
-            type=click.FloatRange(min=0, min_open=True),
-            envvar="RLM_MAX_COST",
-            help="Dollar budget for the whole recursion tree, at list prices.",
-        ),
-        click.option(
-            "--max-depth",
-            type=click.IntRange(min=0),
-            envvar="RLM_MAX_DEPTH",
-            help="Deepest level of delegation (RLM_DEPTH counts from 0 at the top) [default: 2].",
-        ),
-        click.option("--quiet", "-q", is_flag=True, help="No progress or summaries on stderr."),
+    """Options that decide how the model is called: the command gets `calls`."""
+    others = [
+        f"{b.default_model} with --backend {n}" for n, b in BACKENDS.items() if n != DEFAULT_BACKEND
     ]
-    for option in reversed(options):
-        f = option(f)
-    return f
+    defaults = "; ".join([BACKENDS[DEFAULT_BACKEND].default_model, *others])
+    names = ("model", "backend", "max_output", "concurrency", "retries", "timeout")
+    names += ("retry_delay", "max_calls", "max_tokens", "max_cost", "max_depth", "quiet")
+    return grouped(
+        "calls",
+        make_calls,
+        names,
+        [
+            click.option(
+                "--model",
+                "-m",
+                envvar="RLM_MODEL",
+                help=f"Model for sub-calls [default: {defaults}].",
+            ),
+            click.option(
+                "--backend",
+                type=click.Choice(list(BACKENDS)),
+                default=DEFAULT_BACKEND,
+                show_default=True,
+                envvar="RLM_BACKEND",
+                help="How sub-agents run: the Messages API, or headless Claude Code (`claude -p`).",
+            ),
+            click.option(
+                "--max-output",
+                type=click.IntRange(min=1),
+                default=4096,
+                show_default=True,
+                envvar="RLM_MAX_OUTPUT",
+                help="max_tokens of each answer.",
+            ),
+            click.option(
+                "--concurrency",
+                "-j",
+                type=click.IntRange(min=1, max=1000),
+                default=8,
+                show_default=True,
+                envvar="RLM_CONCURRENCY",
+                help="Calls in flight at once.",
+            ),
+            click.option(
+                "--retries",
+                type=click.IntRange(min=1),
+                default=6,
+                show_default=True,
+                envvar="RLM_RETRIES",
+                help="Attempts per call (429, 529, 5xx, dropped connections).",
+            ),
+            click.option(
+                "--timeout",
+                type=click.FloatRange(min=0.1),
+                default=600.0,
+                show_default=True,
+                envvar="RLM_TIMEOUT",
+                help="Deadline in seconds per call, retries included.",
+            ),
+            click.option(
+                "--retry-delay",
+                type=click.FloatRange(min=0.0),
+                default=0.5,
+                show_default=True,
+                envvar="RLM_RETRY_DELAY",
+                help="First backoff delay in seconds (doubles each retry).",
+            ),
+            click.option(
+                "--max-calls",
+                type=click.IntRange(min=1),
+                envvar="RLM_MAX_CALLS",
+                help="Stop starting model calls after this many, across the whole recursion tree.",
+            ),
+            click.option(
+                "--max-tokens",
+                type=click.IntRange(min=1),
+                envvar="RLM_MAX_TOKENS",
+                help="Token budget (in + out, cache included) for the whole recursion tree.",
+            ),
+            click.option(
+                "--max-cost",
+                type=click.FloatRange(min=0, min_open=True),
+                envvar="RLM_MAX_COST",
+                help="Dollar budget for the whole recursion tree, at list prices.",
+            ),
+            click.option(
+                "--max-depth",
+                type=click.IntRange(min=0),
+                envvar="RLM_MAX_DEPTH",
+                help="Deepest level of delegation (RLM_DEPTH counts from 0 at the top) [default: 2].",
+            ),
+            click.option("--quiet", "-q", is_flag=True, help="No progress or summaries on stderr."),
+        ],
+    )(f)
 
 
 def agent_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Options for sub-agents that are themselves tool-using loops (rlm_cli/solve.py)."""
-    options = [
-        click.option(
-            "--agentic",
-            is_flag=True,
-            help="Sub-agents are solve loops one level deeper (they can grep, peek and "
-            "delegate again) until the depth limit; plain calls at the limit.",
-        ),
-        click.option(
-            "--max-turns",
-            type=click.IntRange(min=2),
-            default=12,
-            show_default=True,
-            envvar="RLM_MAX_TURNS",
-            help="Turns of each solve loop; the last one must call final.",
-        ),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
+    """Options for sub-agents that are tool-using loops (steps/solve.py): gives `agents`."""
+    return grouped(
+        "agents",
+        Agents,
+        ("agentic", "max_turns"),
+        [
+            click.option(
+                "--agentic",
+                is_flag=True,
+                help="Sub-agents are solve loops one level deeper (they can grep, peek and "
+                "delegate again) until the depth limit; plain calls at the limit.",
+            ),
+            click.option(
+                "--max-turns",
+                type=click.IntRange(min=2),
+                default=12,
+                show_default=True,
+                envvar="RLM_MAX_TURNS",
+                help="Turns of each solve loop; the last one must call final.",
+            ),
+        ],
+    )(f)
 
 
 def workspace_option(required: bool) -> Callable[..., Any]:
@@ -191,20 +210,6 @@ def workspace_option(required: bool) -> Callable[..., Any]:
         type=click.Path(file_okay=False, path_type=Path),
         envvar="RLM_WORKSPACE",
         help="Workspace directory (manifest, chunks, results, final.md).",
-    )
-
-
-def make_settings(kw: dict[str, Any]):
-    from rlm_cli.calls.runner import Settings
-
-    default = "haiku" if kw["backend"] == "claude-code" else DEFAULT_MODEL
-    return Settings(
-        model=kw["model"] or default,
-        max_tokens=kw["max_output"],
-        concurrency=kw["concurrency"],
-        max_attempts=kw["retries"],
-        call_timeout=kw["timeout"],
-        backoff_base=kw["retry_delay"],
     )
 
 

@@ -109,34 +109,59 @@ def report(workspace: Path, run_id: str, output: Path | None) -> None:
     click.echo(str(path))
 
 
+AGENTS = ("claude", "agents", "codex", "gemini", "copilot", "cursor")
+
+
 @click.command(name="install-skill")
+@click.option(
+    "--agent",
+    type=click.Choice(AGENTS),
+    default="claude",
+    show_default=True,
+    help="Whose skills folder: Claude Code, the shared .agents/skills, Codex, Gemini CLI, "
+    "GitHub Copilot or Cursor.",
+)
 @click.option(
     "--project",
     is_flag=True,
-    help="Install into ./.claude/skills/rlm (this project) instead of ~/.claude/skills/rlm.",
+    help="Install into the project's skills folder (e.g. ./.claude/skills/rlm, to commit "
+    "with a repo) instead of the user's (~/.claude/skills/rlm).",
 )
 @click.option(
     "--dir",
     "skills_dir",
     metavar="PATH",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Install into PATH/rlm: the skills folder of any agent.",
+    help="Install into PATH/rlm: the skills folder of any other agent.",
 )
 @click.option("--force", is_flag=True, help="Overwrite files that were edited since installed.")
 @cli_errors
-def install_skill(project: bool, skills_dir: Path | None, force: bool) -> None:
+def install_skill(agent: str, project: bool, skills_dir: Path | None, force: bool) -> None:
     """Install the rlm Agent Skill so a coding agent can use rlm-sub.
 
     Copies SKILL.md, its reference files (skill/) and the driver scripts (scripts/) into a
     folder named rlm in a skills folder, and prints the folder's path. Running it again
-    updates the skill; files edited since the last install are kept unless --force.
+    updates the skill; files edited since the last install are kept unless --force, and
+    only files still as rlm-sub wrote them are ever removed. The drivers run the rlm-sub
+    that installed them when none is on PATH.
+
+    \b
+    Folders (user scope; with --project, under the current directory):
+      claude   ~/.claude/skills     (.claude/skills)
+      agents   ~/.agents/skills     (.agents/skills)   the shared folder
+      codex    ~/.codex/skills      (.agents/skills)
+      gemini   ~/.gemini/skills     (.gemini/skills)
+      copilot  ~/.copilot/skills    (.github/skills)
+      cursor   ~/.cursor/skills     (.cursor/skills)
 
     \b
     Examples:
       rlm-sub install-skill                      # ~/.claude/skills/rlm, for every project
       rlm-sub install-skill --project            # ./.claude/skills/rlm, to commit with a repo
-      rlm-sub install-skill --dir ~/.agents/skills
+      rlm-sub install-skill --agent codex        # ~/.codex/skills/rlm
+      rlm-sub install-skill --agent copilot --project   # ./.github/skills/rlm
+      rlm-sub install-skill --dir ~/my-agent/skills
     """
     from rlm_cli.cli.install_skill import install_command
 
-    click.echo(install_command(project, skills_dir, force))
+    click.echo(install_command(agent, project, skills_dir, force))

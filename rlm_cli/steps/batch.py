@@ -24,9 +24,18 @@ from typing import TYPE_CHECKING, Any
 
 from rlm_cli.calls.backends.anthropic_batches import BatchApi, Gone, Transient, read_result
 from rlm_cli.calls.backends.protocol import USAGE_FIELDS, Request, message_params
-from rlm_cli.calls.ledger import BudgetBusy, BudgetExceeded, Ledger, read_events
+from rlm_cli.calls.ledger import BudgetExceeded, Ledger, read_events
 from rlm_cli.calls.pricing import cost
-from rlm_cli.calls.runner import BUDGET_POLL, Job, Outcome, store_result
+from rlm_cli.calls.records import (
+    CallEnd,
+    Spend,
+    estimated_cost,
+    result_record,
+    start_fields,
+    store_result,
+    when_budget_allows,
+)
+from rlm_cli.calls.runner import Job, Outcome
 from rlm_cli.errors import RlmError
 from rlm_cli.inputs.chunking import estimate_tokens
 from rlm_cli.progress import StatusLine
@@ -78,10 +87,11 @@ async def batch_map(
     Returns the outcomes of todo's jobs, and why a budget refused the submission, if it did.
     """
     reporter, settings = ctx.reporter, ctx.settings
-    if getattr(ctx.backend, "name", "anthropic") != "anthropic":
-        raise RlmError("--batch uses the Message Batches API: drop --backend claude-code")
-    if ctx.agentic:
-        raise RlmError("--batch sends plain calls and cannot run --agentic sub-agents: drop one")
+    if not ctx.backend.supports_batches:
+        raise RlmError(
+            f"--batch uses the Message Batches API, which the {ctx.backend.name} backend "
+            "cannot: drop --batch, or use --backend anthropic"
+        )
     store = Store(ws)
     if resume and not store.pending():
         reporter.info(f"batch: nothing to resume, every batch in {store.path} was fetched")
@@ -93,8 +103,7 @@ async def batch_map(
         "max_tokens": settings.max_tokens,
     }
     store.start(identity)
-    ctx.runner(ws)  # sets up the ledger (and checks this process may call at all)
-    assert ctx.ledger is not None
+    ledger = ctx.open_ledger(ws)  # fails here when this process may not call at all
     saved = {r["key"] for b in store.pending() for r in b["requests"]}
     new = [] if resume else [j for j in todo if j.key not in saved]
     if not new and not store.pending():
@@ -106,13 +115,13 @@ async def batch_map(
             stopped = await _submit_all(ws, new, ctx, store, api)
         current = {j.id: j.key for j in jobs}
         wanted = {j.key: j for j in todo}
-        outcomes = await _poll(ws, store, api, ctx.ledger, current, wanted, reporter)
+        outcomes = await _poll(ws, store, api, ledger, current, wanted, reporter)
     finally:
         await api.aclose()
     return outcomes, stopped
 
 
-def _plan(jobs: list[Job], model: str, max_tokens: int, has_cost_limit: bool) -> list[list[tuple]]:
+def _plan(jobs: list[Job], model: str, max_tokens: int, ledger: Ledger) -> list[list[tuple]]:
     """Group jobs into batches within the limits, with each request's estimated tokens and cost."""
     max_requests, max_bytes = limits()
     groups: list[list[tuple]] = [[]]
@@ -121,12 +130,7 @@ def _plan(jobs: list[Job], model: str, max_tokens: int, has_cost_limit: bool) ->
         material = job.material()
         user = job.render(material)
         est_in = estimate_tokens(job.system) + estimate_tokens(user)
-        est_cost = cost(model, {"input_tokens": est_in, "output_tokens": max_tokens}, batch=True)
-        if est_cost is None and has_cost_limit:
-            raise RlmError(
-                f"--max-cost needs a known price, and model {model} is not in the price table "
-                "(rlm_cli/pricing.py): choose a listed model or use --max-tokens instead"
-            )
+        est_cost = estimated_cost(model, est_in, max_tokens, ledger, batch=True)
         body = {
             "custom_id": job.id,
             "params": message_params(Request(job.system, job.render(material), model, max_tokens)),
@@ -140,19 +144,9 @@ def _plan(jobs: list[Job], model: str, max_tokens: int, has_cost_limit: bool) ->
         if len(groups[-1]) >= max_requests or (groups[-1] and size + n > max_bytes):
             groups.append([])
             size = 0
-        groups[-1].append((job, est_in + max_tokens, est_cost or 0.0))
+        groups[-1].append((job, est_in + max_tokens, est_cost))
         size += n
     return groups
-
-
-async def _wait_for_budget(ledger: Ledger, tokens: int, dollars: float, calls: int) -> None:
-    """Wait while calls in flight elsewhere in the tree may still settle under their estimate."""
-    while True:
-        try:
-            ledger.check(tokens, dollars, calls)
-            return
-        except BudgetBusy:
-            await asyncio.sleep(BUDGET_POLL)
 
 
 async def _submit_all(
@@ -161,12 +155,11 @@ async def _submit_all(
     """Check the whole submission against the budgets, then submit it batch by batch."""
     s, ledger, reporter = ctx.settings, ctx.ledger, ctx.reporter
     assert ledger is not None
-    groups = _plan(jobs, s.model, s.max_tokens, ledger.budget.max_cost is not None)
+    groups = _plan(jobs, s.model, s.max_tokens, ledger)
     everything = [item for group in groups for item in group]
+    tokens, dollars = sum(i[1] for i in everything), sum(i[2] for i in everything)
     try:
-        await _wait_for_budget(
-            ledger, sum(i[1] for i in everything), sum(i[2] for i in everything), len(everything)
-        )
+        await when_budget_allows(lambda: ledger.check(tokens, dollars, len(everything)))
     except BudgetExceeded as e:
         return f"{e}; nothing was submitted (the whole submission is checked before it is sent)"
     for n, group in enumerate(groups, 1):
@@ -192,28 +185,11 @@ async def _submit(group: list[tuple], ctx: Context, api: BatchApi) -> dict[str, 
     s, tree, ledger = ctx.settings, ctx.tree, ctx.ledger
     assert ledger is not None
     depth = tree.depth + 1
-    while True:
-        try:
-            calls = ledger.start_many(
-                [
-                    (
-                        tokens,
-                        dollars,
-                        {
-                            "id": job.id,
-                            "kind": job.kind,
-                            "depth": depth,
-                            "parent": tree.parent,
-                            "model": s.model,
-                            "batch": True,
-                        },
-                    )
-                    for job, tokens, dollars in group
-                ]
-            )
-            break
-        except BudgetBusy:
-            await asyncio.sleep(BUDGET_POLL)
+    starts = [
+        (tokens, dollars, start_fields(job.id, job.kind, depth, tree.parent, s.model, batch=True))
+        for job, tokens, dollars in group
+    ]
+    calls = await when_budget_allows(lambda: ledger.start_many(starts))
     requests, entries = [], []
     for (job, _, _), call in zip(group, calls, strict=True):
         custom_id = job.id if CUSTOM_ID_RE.match(job.id) else f"r{len(requests)}"
@@ -236,9 +212,10 @@ async def _submit(group: list[tuple], ctx: Context, api: BatchApi) -> dict[str, 
         batch = await api.create(requests)
     except BaseException as e:
         error = e.message if isinstance(e, RlmError) else "the submission was interrupted"
+        end = CallEnd("failed", {}, 0.0, error, attempts=1)
         ledger.end_many(
             [
-                (r["call"], _end_fields(r, depth, s.model, "failed", {}, 0.0, error, submitted))
+                (r["call"], end.fields(r["id"], depth, s.model, submitted, batch=True))
                 for r in entries
             ]
         )
@@ -251,32 +228,6 @@ async def _submit(group: list[tuple], ctx: Context, api: BatchApi) -> dict[str, 
         "depth": depth,
         "run": ledger.run,  # a resumed fetch books its ends under the run that started them
         "requests": entries,
-    }
-
-
-def _end_fields(
-    r: dict[str, Any],
-    depth: int,
-    model: str,
-    status: str,
-    usage: dict[str, int],
-    dollars: float,
-    error: str | None,
-    started: float,
-) -> dict[str, Any]:
-    """The ledger end event's fields for one batch request."""
-    return {
-        "id": r["id"],
-        "depth": depth,
-        "model": model,
-        "attempts": 1,
-        "start": round(started, 3),
-        "duration_s": round(time.time() - started, 3),
-        "status": status,
-        "usage": usage,
-        "cost_usd": round(dollars, 6),
-        "error": error,
-        "batch": True,
     }
 
 
@@ -366,10 +317,8 @@ async def _fetch(
         record, text = _record(r, entry, model, status, error, message)
         _write(ws, r, record, text, current)
         if r["call"] not in ended:
-            usage, dollars = record["usage"], record["cost_usd"]
-            fields = _end_fields(
-                r, entry["depth"], model, status, usage, dollars, error, entry["submitted"]
-            )
+            end = CallEnd(status, record["usage"], record["cost_usd"], error, attempts=1)
+            fields = end.fields(r["id"], entry["depth"], model, entry["submitted"], batch=True)
             ends.append((r["call"], {**fields, "run": entry.get("run", ledger.run)}))
         job = wanted.get(r["key"])
         if job is not None:
@@ -401,35 +350,18 @@ def _record(
     error: str | None,
     message: Any,
 ) -> tuple[dict[str, Any], str | None]:
-    """The result record (fields as the live path writes them) and the answer text."""
-    usage = dict.fromkeys(USAGE_FIELDS, 0)
-    text, stop = None, ""
+    """The result record (as a live call's, at the batch price) and the answer text."""
+    spend = Spend(attempts=1, calls=[r["call"]])
+    text = None
     if message is not None:
         text = "".join(b.text for b in message.content if b.type == "text")
         usage = {f: getattr(message.usage, f, None) or 0 for f in USAGE_FIELDS}
-        stop = message.stop_reason or ""
-    record = {
-        "id": r["id"],
-        "kind": r["kind"],
-        "key": r["key"],
-        "model": model,
-        "depth": entry["depth"],
-        **r["meta"],
-        "status": status,
-        "error": error,
-        "usage": usage,
-        "cost_usd": round(cost(model, usage, batch=True) or 0.0, 6),
-        "attempts": 1,
-        "calls": 1,
-        "call_ids": [r["call"]],
-        "parts": 1 if text is not None else 0,
-        "stop_reason": stop,
-        "truncated": stop == "max_tokens",
-        "started": entry["submitted"],
-        "duration_s": round(time.time() - entry["submitted"], 3),
-        "batch": True,
-        "batch_id": entry["id"],
-    }
+        spend.add_answer(usage, message.stop_reason or "")
+        spend.cost = cost(model, spend.usage, batch=True) or 0.0
+    record = result_record(
+        r["id"], r["kind"], r["key"], model, entry["depth"], r["meta"], status, error, spend,
+        entry["submitted"], batch=True, batch_id=entry["id"],
+    )  # fmt: skip
     return record, text
 
 

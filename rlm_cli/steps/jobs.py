@@ -7,6 +7,7 @@ from typing import Any
 
 from rlm_cli import prompts
 from rlm_cli.calls.runner import Job, Outcome, Settings, job_key
+from rlm_cli.errors import EXIT_BUDGET, EXIT_PARTIAL
 from rlm_cli.workspace import Workspace, read_json, write_json
 
 
@@ -23,6 +24,11 @@ class MapSummary:
     budget_stop: str | None = None  # why a budget stopped new calls, if it did
     answered: int = 0
     shard: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """4 when a budget stopped new calls, 3 when some chunks failed, else 0."""
+        return EXIT_BUDGET if self.budget_stop else EXIT_PARTIAL if self.failed else 0
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as plain data, for --json."""

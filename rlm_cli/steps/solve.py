@@ -16,6 +16,7 @@ from rlm_cli import prompts
 from rlm_cli.calls.backends.protocol import CallError, Request
 from rlm_cli.calls.context import Context
 from rlm_cli.calls.depth import Tree
+from rlm_cli.calls.records import Spend
 from rlm_cli.calls.runner import Job, Outcome, Runner, cached, job_key
 from rlm_cli.errors import EXIT_BUDGET, EXIT_PARTIAL, RlmError
 from rlm_cli.inputs.chunking import MIN_CHUNK_TOKENS, estimate_tokens, render_files
@@ -69,12 +70,12 @@ class Solver:
                 tools=definitions(["final"] if last else ALL_TOOLS),
                 tool_choice={"type": "tool", "name": "final"} if last else None,
             )
-            stats: dict[str, Any] = {"attempts": 0, "calls": [], "cost": 0.0}
+            spend = Spend()
             try:
-                response = await self.runner.call(request, f"{self.label}-t{turn}", "solve", stats)
+                response = await self.runner.call(request, f"{self.label}-t{turn}", "solve", spend)
             except CallError as e:
                 raise CallError("failed", f"solve loop turn {turn} failed: {e}") from None
-            self.turn_call = self.runner.parent = stats["calls"][-1]
+            self.turn_call = self.runner.parent = spend.calls[-1]
             messages.append({"role": "assistant", "content": response.content})
             uses = [b for b in response.content if b.get("type") == "tool_use"]
             if not uses:

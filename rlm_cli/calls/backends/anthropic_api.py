@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import anthropic
 
+from rlm_cli.calls.backends.catalog import MessagesApi
 from rlm_cli.calls.backends.protocol import (
     RETRYABLE_STATUS,
     USAGE_FIELDS,
@@ -22,7 +23,7 @@ STREAM_ABOVE_MAX_TOKENS = 8192
 RETRYABLE_ERROR_TYPES = {"overloaded_error", "rate_limit_error", "api_error", "timeout_error"}
 
 
-class AnthropicBackend:
+class AnthropicBackend(MessagesApi):
     """Calls the Messages API; the SDK's own retries are off because the runner owns them."""
 
     def __init__(self) -> None:

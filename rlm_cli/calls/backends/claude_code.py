@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rlm_cli import prompts
+from rlm_cli.calls.backends.catalog import ClaudeCode
 from rlm_cli.calls.backends.protocol import USAGE_FIELDS, CallError, Request, Response
 from rlm_cli.calls.depth import Tree
 from rlm_cli.errors import RlmError
@@ -34,10 +35,8 @@ AUTH = re.compile(r"invalid api key|authentication|\b401\b|please run /login|not
 OVERFLOW = re.compile(r"prompt is too long|context length|too many tokens", re.I)
 
 
-class ClaudeCodeBackend:
+class ClaudeCodeBackend(ClaudeCode):
     """Runs one `claude -p` process per call."""
-
-    name = "claude-code"
 
     def __init__(self, tree: Tree) -> None:
         program = os.environ.get("RLM_CLAUDE", "claude")

@@ -99,9 +99,19 @@ class CallError(Exception):
 
 
 class Backend(Protocol):
-    """What the runner needs from a model backend."""
+    """What the runner needs from a model backend, and what it can do (see catalog.py)."""
+
+    name: str
+    default_model: str
+    supports_tools: bool
+    supports_batches: bool
+    supports_count_tokens: bool
 
     async def call(self, request: Request, timeout: float) -> Response: ...
+
+    async def count_tokens(self, request: Request) -> int:
+        """Input tokens of a request; only backends with supports_count_tokens have it."""
+        ...
 
     async def aclose(self) -> None: ...
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerate skill/commands.md from `rlm-sub --help` and `rlm-sub COMMAND --help`.
-# Usage: scripts/gen-command-reference.sh [OUTPUT]   (default: skill/commands.md; '-' = stdout)
+# Usage: tools/gen-command-reference.sh [OUTPUT]   (default: skill/commands.md; '-' = stdout)
 # Uses $RLM_SUB, else rlm-sub on PATH. tests/test_skill_layout.py fails when the file is stale.
 set -euo pipefail
 
@@ -23,7 +23,7 @@ render() {
   cat <<'EOF'
 # rlm-sub command reference
 
-Generated from `rlm-sub --help` by `scripts/gen-command-reference.sh`; do not edit by hand.
+Generated from `rlm-sub --help` by `tools/gen-command-reference.sh`; do not edit by hand.
 Read it when you need an option that SKILL.md does not show.
 
 ## Contents

@@ -1,0 +1,40 @@
+"""The backends rlm-sub knows and what each can do, readable before its SDK or program loads.
+
+Each backend class inherits its entry here, so a step asks `backend.supports_batches`, never
+which backend it has; LazyBackend (calls/context.py) answers the same before loading one.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class Capabilities:
+    """What a backend can do; the base of every backend class."""
+
+    name: ClassVar[str]
+    default_model: ClassVar[str]  # the model when --model is not given
+    supports_tools: ClassVar[bool] = False  # tool-using loops (solve, --agentic)
+    supports_batches: ClassVar[bool] = False  # the Message Batches API (map --batch)
+    supports_count_tokens: ClassVar[bool] = False  # exact input counts (--dry-run --exact)
+
+
+class MessagesApi(Capabilities):
+    """The Anthropic Messages API through the official SDK."""
+
+    name = "anthropic"
+    default_model = "claude-haiku-5-5"
+    supports_tools = True
+    supports_batches = True
+    supports_count_tokens = True
+
+
+class ClaudeCode(Capabilities):
+    """Headless Claude Code (`claude -p`), one process per call."""
+
+    name = "claude-code"
+    default_model = "haiku"
+
+
+BACKENDS: dict[str, type[Capabilities]] = {b.name: b for b in (MessagesApi, ClaudeCode)}
+DEFAULT_BACKEND = MessagesApi.name
