@@ -76,18 +76,20 @@ class Packer:
         lines = source.text.split("\n")
         if lines and lines[-1] == "":
             lines.pop()  # a trailing newline ends the last line; it does not start a new one
-        rendered = [f"{i}\t{line}\n" for i, line in enumerate(lines, 1)]
-        sizes = [_size(r) for r in rendered]
         total = len(lines)
-        whole = _size(header(source.path, 1, total, total)) + sum(sizes) + 1
+        # Sizes from the text's own size: no per-line work unless the file must be split.
+        body = _size(source.text) + (not source.text.endswith("\n")) + total + _digits(total)
+        whole = _size(header(source.path, 1, total, total)) + body + 1
         if whole <= self.budget - self._used:
-            self._append(source.path, 1, total, total, rendered, whole)
+            self._append(source.path, 1, total, total, _render(lines, 1), whole)
             return
         if self._parts:
             yield self._flush()
         if whole <= self.budget:
-            self._append(source.path, 1, total, total, rendered, whole)
+            self._append(source.path, 1, total, total, _render(lines, 1), whole)
             return
+        rendered = _render(lines, 1)
+        sizes = _rendered_sizes(lines, 1)
         start = 0
         head = _size(header(source.path, total, total, total)) + 1  # the widest header
         while start < total:
@@ -236,6 +238,16 @@ def _render(lines: list[str], start: int) -> list[str]:
     return [
         f"{n}\t{line}\n" for n, line in zip(range(start, start + len(lines)), lines, strict=True)
     ]
+
+
+def _digits(n: int) -> int:
+    """How many digits the numbers 1 to n have in all."""
+    total, width, low = 0, 1, 1
+    while low <= n:
+        high = min(n, low * 10 - 1)
+        total += (high - low + 1) * width
+        width, low = width + 1, low * 10
+    return total
 
 
 def _rendered_sizes(lines: list[str], start: int) -> list[int]:

@@ -64,7 +64,7 @@ class Filters:
         self._exclude = GitIgnoreSpec.from_lines(self.exclude) if self.exclude else None
 
 
-def list_dir(arg: str, filters: Filters, report: Report) -> Iterator[tuple[Path, str]]:
+def list_dir(arg: str, filters: Filters, report: Report) -> Iterator[tuple[str | Path, str]]:
     """Files under a directory argument as (path, display path), in a stable order.
 
     In a git checkout the list comes from git itself (tracked files, and untracked ones
@@ -194,44 +194,43 @@ def _walk(
     specs: list[tuple[Path, GitIgnoreSpec]],
     filters: Filters,
     report: Report,
-) -> Iterator[tuple[Path, str]]:
+) -> Iterator[tuple[str, str]]:
     """Depth-first walk in sorted order, pruning ignored and excluded directories."""
-    base = root.resolve()
+    base = os.fspath(root.resolve())
 
-    def visit(directory: Path, specs: list[tuple[Path, GitIgnoreSpec]]) -> Iterator:
+    def visit(directory: str, rel_dir: str, specs: list[tuple[Path, GitIgnoreSpec]]) -> Iterator:
         if filters.gitignore:
-            own = _load_ignore(directory / ".gitignore")
+            own = _load_ignore(Path(directory, ".gitignore"))
             if own:
-                specs = [*specs, (directory, own)]
+                specs = [*specs, (Path(directory), own)]
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError as e:
-            report.skip(
-                prefix + directory.relative_to(base).as_posix(), f"unreadable: {e.strerror}"
-            )
+            report.skip(prefix + rel_dir.rstrip("/"), f"unreadable: {e.strerror}")
             return
         for entry in entries:
-            path = Path(entry.path)
-            rel = path.relative_to(base).as_posix()
+            rel = rel_dir + entry.name
             if entry.is_symlink():
                 report.skip(prefix + rel, "symlink (not followed)")
                 continue
             is_dir = entry.is_dir(follow_symlinks=False)
-            if is_dir and (entry.name in ALWAYS_SKIPPED_DIRS or path in filters.skip_paths):
+            if is_dir and (
+                entry.name in ALWAYS_SKIPPED_DIRS or Path(entry.path) in filters.skip_paths
+            ):
                 report.excluded["vcs or workspace directory"] += 1
                 continue
-            if filters.gitignore and _ignored(path, is_dir, specs):
+            if specs and _ignored(Path(entry.path), is_dir, specs):
                 report.excluded[".gitignore"] += 1
                 continue
             if filters._exclude and filters._exclude.match_file(rel + "/" if is_dir else rel):
                 report.excluded["--exclude"] += 1
                 continue
             if is_dir:
-                yield from visit(path, specs)
+                yield from visit(entry.path, rel + "/", specs)
                 continue
             if filters._include and not filters._include.match_file(rel):
                 report.excluded["not matched by --include"] += 1
                 continue
-            yield path, prefix + rel
+            yield entry.path, prefix + rel
 
-    yield from visit(base, specs)
+    yield from visit(base, "", specs)

@@ -137,7 +137,7 @@ def _display(path: str) -> str:
 
 
 def _read_file(
-    path: Path, name: str, limit: int | None, report: Report, spool_dir: Path | None = None
+    path: str | Path, name: str, limit: int | None, report: Report, spool_dir: Path | None = None
 ) -> Iterator[SourceFile]:
     """Read one file, recording a skip instead of failing when it cannot be used.
 
@@ -170,10 +170,13 @@ def _read_file(
             )
             return
         if st.st_size <= SLURP_BYTES:
-            data = path.read_bytes()
+            with open(path, "rb") as f:
+                data = f.read(BINARY_SNIFF_BYTES)
+                if b"\0" not in data:  # a binary file is not read past its first block
+                    data += f.read()
             source = _in_memory(display, data, report)
         else:
-            source = _streamed(path, display, st.st_size, report)
+            source = _streamed(Path(path), display, st.st_size, report)
     except OSError as e:
         report.skip(display, f"unreadable: {e.strerror or e}")
         return
