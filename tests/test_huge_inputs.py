@@ -158,3 +158,22 @@ def test_in_a_git_checkout_tracked_files_count_even_when_gitignore_matches_them(
     manifest = json.loads((ws / "manifest.json").read_text())
     assert [f["path"] for f in manifest["files"]] == [".gitignore", "kept.log", "src/new.py"]
     assert manifest["excluded"][".gitignore"] == 2  # noise.log and build/
+
+
+def test_every_file_a_run_skipped_is_named_in_the_answer_and_in_json(fake_api, tmp_path: Path):
+    root = tmp_path / "src"
+    root.mkdir()
+    (root / "app.py").write_text("print('needle')\n")
+    (root / "huge.log").write_text("needle in a large log\n" * 100)
+    (root / "blob.bin").write_bytes(b"\0\1\2needle")
+    (root / "empty.txt").write_text("")
+    r = rlm("run", "FIND:needle", ".", "-w", str(tmp_path / "ws"), "--max-file-bytes", "1000",
+            "--json", cwd=root)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    skipped = {s["path"]: s["reason"] for s in out["reduce"]["skipped_inputs"]}
+    assert set(skipped) == {"huge.log", "blob.bin"}  # an empty file holds nothing to miss
+    note = out["answer"].split("---")[-1]
+    assert "2 input file(s) were not read" in note
+    assert "- huge.log: too large" in note and "- blob.bin: binary" in note
+    assert "2 input file(s) not read" in r.stderr

@@ -220,7 +220,9 @@ def install(dest: Path, force: bool = False) -> Path:
 def skills_folder(agent: str, project: bool, skills_dir: Path | None) -> Path:
     """The folder that holds skills: the agent's (user or --project scope), or --dir PATH."""
     if skills_dir is not None and (project or agent != "claude"):
-        raise click.UsageError("give either --dir (the folder itself) or --agent/--project, not both")
+        raise click.UsageError(
+            "give either --dir (the folder itself) or --agent/--project, not both"
+        )
     if skills_dir is not None:
         return skills_dir.expanduser()
     user, in_project = AGENT_DIRS[agent]

@@ -12,6 +12,7 @@ from rlm_cli.calls.windows import reduce_budget
 from rlm_cli.errors import EXIT_BUDGET, EXIT_PARTIAL, RlmError
 from rlm_cli.inputs.chunking import estimate_tokens
 from rlm_cli.progress import usage_line
+from rlm_cli.steps.coverage import skipped_footer, skipped_inputs
 from rlm_cli.steps.cut import redo_smaller, was_cut
 from rlm_cli.steps.jobs import last_map, map_jobs
 from rlm_cli.workspace import Workspace, atomic_write, read_json, sha256
@@ -38,6 +39,7 @@ class ReduceSummary:
     exit_code: int = 0
     answers: int = 0
     missing: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)  # input files not read
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as plain data, for --json."""
@@ -47,6 +49,7 @@ class ReduceSummary:
             "calls": sum(level["calls"] for level in self.levels),
             "dropped_irrelevant": self.dropped_irrelevant,
             "not_covered": self.missing,
+            "skipped_inputs": self.skipped,
             "usage": self.usage,
             "cost_usd": round(self.cost, 6),
         }
@@ -288,6 +291,10 @@ async def reduce_step(
     )
     if missing:
         text = text.rstrip() + missing_footer(missing)
+    skipped = skipped_inputs(manifest)
+    if skipped:
+        text = text.rstrip() + skipped_footer(skipped)
+        reporter.warn(f"{len(skipped)} input file(s) not read (named at the end of the answer)")
     atomic_write(ws.final_path, text if text.endswith("\n") else text + "\n")
     calls = sum(level["calls"] for level in summary.levels)
     reporter.info(
@@ -296,6 +303,7 @@ async def reduce_step(
         f"{usage_line(summary.usage, summary.cost)}; answer in {ws.final_path}"
     )
     summary.text, summary.answers, summary.missing = text, len(items), missing
+    summary.skipped = skipped
     if missing:
         reporter.warn(f"{len(missing)} part(s) not covered (listed at the end of {ws.final_path})")
         summary.exit_code = EXIT_PARTIAL
