@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 
+def progress_interval() -> float:
+    """Seconds between progress lines off a terminal (RLM_PROGRESS_INTERVAL, default 30)."""
+    try:
+        return max(0.01, float(os.environ.get("RLM_PROGRESS_INTERVAL", "30")))
+    except ValueError:
+        return 30.0
+
+
 class Reporter:
-    """Progress bars only on a terminal (and not with --quiet); warnings always."""
+    """Progress bars on a terminal; off one (CI) a line every interval; warnings always."""
 
     def __init__(self, quiet: bool = False) -> None:
         self.quiet = quiet
@@ -18,6 +28,7 @@ class Reporter:
         self._progress: Any = None
         self._task: Any = None
         self.failed = 0
+        self.done = 0
 
     def info(self, message: str) -> None:
         if not self.quiet:
@@ -26,11 +37,21 @@ class Reporter:
     def warn(self, message: str) -> None:
         print(f"warning: {message}", file=sys.stderr, flush=True)
 
+    def line(self, label: str, total: int, started: float) -> str:
+        """One progress line: calls done of total, failures, seconds since the start."""
+        failed = f", {self.failed} failed" if self.failed else ""
+        return f"{label}: {self.done}/{total} calls done{failed}; {time.monotonic() - started:.0f}s"
+
     @contextmanager
     def task(self, label: str, total: int) -> Iterator[None]:
-        """Show a progress bar for `total` calls while the block runs."""
-        if not self.live or total == 0:
+        """Show progress of `total` calls while the block runs: a bar, or lines off a terminal."""
+        self.failed = self.done = 0
+        if self.quiet or total == 0:
             yield
+            return
+        if not self.live:
+            with self._lines(label, total):
+                yield
             return
         from rich.console import Console
         from rich.progress import (
@@ -41,7 +62,6 @@ class Reporter:
             TimeElapsedColumn,
         )
 
-        self.failed = 0
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -58,8 +78,31 @@ class Reporter:
             finally:
                 self._progress = None
 
+    @contextmanager
+    def _lines(self, label: str, total: int) -> Iterator[None]:
+        """Off a terminal: a line on stderr every progress_interval() seconds, and at the end.
+
+        A timer thread prints them, so a CI log shows the run is alive even while no call
+        finishes (runners kill jobs that stay silent for minutes).
+        """
+        started, stop = time.monotonic(), threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(progress_interval()):
+                self.info(self.line(label, total, started))
+
+        timer = threading.Thread(target=beat, name="rlm-progress", daemon=True)
+        timer.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            timer.join()
+            self.info(self.line(label, total, started))
+
     def advance(self, outcome: Any) -> None:
         """Count one finished call."""
+        self.done += 1
         if outcome.status == "failed":
             self.failed += 1
         if self._progress is not None:

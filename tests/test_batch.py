@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 from conftest import RLM, rlm
+from corpus import corpus, results
 from fake_api import FakeAPI
-from test_engine import corpus, results
 
 from rlm_cli.calls.pricing import cost
 
@@ -147,6 +147,9 @@ def test_a_stopped_batch_run_resumes_without_resubmitting(
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "RLM_BATCH_MAX_REQUESTS": "3"},
+        # As a user's Ctrl-C finds it, also when the suite itself runs with SIGINT ignored
+        # (started with `&` or nohup), which the child would otherwise inherit.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         wait_for(

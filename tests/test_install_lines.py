@@ -99,3 +99,14 @@ def test_pip_install_in_a_new_venv(clone, env, tmp_path):
     run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", str(venv)], env, tmp_path)
     run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(clone)], env, clone)
     check_installed(venv / "bin" / "rlm-sub", env, tmp_path)
+
+
+def test_no_document_tells_anyone_to_install_an_unpublished_package():
+    root = Path(__file__).resolve().parents[1]
+    texts = [root / "README.md", root / "SKILL.md", root / "action.yml"]
+    texts += [*(root / "skill").glob("*.md"), *(root / "scripts").glob("*.sh")]
+    texts += [*(root / "agents").glob("*.md"), *(root / "rlm_cli").rglob("*.py")]
+    for path in texts:
+        for line in path.read_text().splitlines():
+            if "install rlm-sub" in line:  # pip/pipx/uv install of a name no index has
+                assert "not published" in line or "Never" in line, f"{path.name}: {line}"

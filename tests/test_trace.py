@@ -1,4 +1,4 @@
-"""`rlm-sub trace` and rlm_cli/trace.py: the call tree, totals, slowest and failed calls."""
+"""`rlm-sub trace` and rlm_cli/observe/trace.py: the call tree, totals, slowest and failed calls."""
 
 from __future__ import annotations
 

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from dataclasses import dataclass, field
 
-from rlm_cli.calls.backends.catalog import BACKENDS, DEFAULT_BACKEND, ClaudeCode, MessagesApi
+from rlm_cli.calls.backends.catalog import (
+    BACKENDS,
+    DEFAULT_BACKEND,
+    ClaudeCode,
+    MessagesApi,
+    claude_program,
+)
 from rlm_cli.calls.backends.protocol import Backend, Request, Response, check_credentials
 from rlm_cli.calls.depth import Tree
 from rlm_cli.calls.ledger import Budget, Ledger
@@ -13,6 +20,17 @@ from rlm_cli.calls.runner import Runner, Settings
 from rlm_cli.errors import RlmError
 from rlm_cli.progress import Reporter
 from rlm_cli.workspace import Workspace
+
+
+def check_ready(name: str) -> None:
+    """Fail with the fix when the named backend cannot run here; cheap (no SDK import)."""
+    if name == MessagesApi.name:
+        check_credentials()
+    elif name == ClaudeCode.name and not shutil.which(claude_program()):
+        raise RlmError(
+            f"cannot find the Claude Code CLI ({claude_program()!r}) for --backend claude-code: "
+            "install Claude Code and log in, or set RLM_CLAUDE to its path"
+        )
 
 
 def make_backend(name: str, tree: Tree) -> Backend:
@@ -82,7 +100,7 @@ class Context:
     budget: Budget = field(default_factory=Budget)
     ledger: Ledger | None = None
     slots: asyncio.Semaphore | None = None  # calls in flight, across every runner of the process
-    agentic: bool = False  # map's sub-agents are solve loops one level deeper (rlm_cli/solve.py)
+    agentic: bool = False  # map's sub-agents are solve loops one level deeper (steps/solve.py)
     max_turns: int = 12
     shard: tuple[int, int] | None = None  # map only shard I of N of the chunks
 

@@ -149,7 +149,7 @@ def map_command(
         calls = replace(calls, settings=replace(calls.settings, model=model, max_tokens=max_output))
     elif task is None:
         raise click.UsageError("Missing argument 'PROMPT'.")
-    ctx = open_context(calls, agents, shard)
+    ctx = open_context(calls, agents, shard, calling=not dry_run)
     if dry_run:
         show_plan(ctx, ws, task, as_json, exact=exact, with_reduce=False)
     summary = run_async(ctx, lambda ctx: map_step(ws, task, ctx, mode))
@@ -253,9 +253,9 @@ def run(
     mode = batch_mode(agents, batch)
     synthesis_budget(task, calls.settings, reduce_tokens)  # refuse before anything is paid
     workspace = workspace or default_workspace(task, paths)
+    ctx = open_context(calls, agents, calling=not dry_run)
     stage_inputs(workspace, paths, staging, Reporter(calls.quiet))
     ws = Workspace(workspace)
-    ctx = open_context(calls, agents)
     if dry_run:
         show_plan(ctx, ws, task, as_json, exact=exact, reduce_tokens=reduce_tokens)
     summary = run_async(ctx, lambda ctx: run_step(ws, task, ctx, mode, reduce_tokens, partial))
@@ -300,7 +300,7 @@ def plan(
 
     Stages PATHS (as run would, into the same workspace, so a later run reuses it) and
     prints the number of calls, input tokens, expected and worst-case output tokens, and
-    dollars at the prices in rlm_cli/pricing.py, with how many calls the cache saves.
+    dollars at the prices in rlm_cli/calls/pricing.py, with how many calls the cache saves.
     Same as `run --dry-run`.
 
     \b
@@ -316,7 +316,7 @@ def plan(
     synthesis_budget(task, calls.settings, reduce_tokens)  # refuse before staging
     workspace = workspace or default_workspace(task, paths)
     stage_inputs(workspace, paths, staging, Reporter(calls.quiet))
-    ctx = open_context(calls)
+    ctx = open_context(calls, calling=exact)
     show_plan(ctx, Workspace(workspace), task, as_json, exact=exact, reduce_tokens=reduce_tokens)
 
 

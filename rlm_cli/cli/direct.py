@@ -110,12 +110,16 @@ def solve(
     from rlm_cli.workspace import Workspace
 
     task = read_prompt(prompt)
-    ctx = open_context(calls, agents)
+    ctx = open_context(calls, agents, calling=False)
     if not ctx.backend.supports_tools:
         raise RlmError(
             f"solve drives a tool-using loop, which the {ctx.backend.name} backend cannot: "
             "use the Messages API (--backend anthropic), or `rlm-sub run` with this backend"
         )
+    if not dry_run:
+        from rlm_cli.calls.context import check_ready
+
+        check_ready(calls.backend)
     if dry_run:
         import json
 

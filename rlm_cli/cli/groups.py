@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from rlm_cli.calls.backends.catalog import BACKENDS
+from rlm_cli.calls.backends.catalog import BACKENDS, choose
 
 if TYPE_CHECKING:
     from rlm_cli.calls.ledger import Budget
@@ -100,6 +100,7 @@ def make_calls(
     from rlm_cli.calls.ledger import Budget
     from rlm_cli.calls.runner import Settings
 
+    backend = choose(backend)
     settings = Settings(
         model=model or BACKENDS[backend].default_model,
         max_tokens=max_output,

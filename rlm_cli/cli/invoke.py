@@ -73,15 +73,24 @@ def emit_json(obj: dict[str, Any], code: int) -> None:
 
 
 def open_context(
-    calls: Calls, agents: Agents | None = None, shard: tuple[int, int] | None = None
+    calls: Calls,
+    agents: Agents | None = None,
+    shard: tuple[int, int] | None = None,
+    calling: bool = True,
 ) -> Context:
-    """The context a command's steps share: lazy backend, settings, budgets, depth, reporter."""
-    from rlm_cli.calls.context import Context, LazyBackend
+    """The context a command's steps share: lazy backend, settings, budgets, depth, reporter.
+
+    When the command is `calling` the model, a backend that cannot run fails here, before
+    the command writes anything.
+    """
+    from rlm_cli.calls.context import Context, LazyBackend, check_ready
     from rlm_cli.calls.depth import Tree
     from rlm_cli.progress import Reporter
 
     agents = agents or Agents()
     tree = Tree.from_env(calls.max_depth)
+    if calling:
+        check_ready(calls.backend)
     return Context(
         backend=LazyBackend(calls.backend, tree),
         settings=calls.settings,

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from rlm_cli.calls.backends.catalog import BACKENDS, DEFAULT_BACKEND
+from rlm_cli.calls.backends.catalog import AUTO, BACKENDS, DEFAULT_BACKEND
 from rlm_cli.cli.groups import Agents, grouped, make_calls, make_staging
 
 ENV_HELP = """\
@@ -22,6 +22,7 @@ Environment:
   RLM_MODEL, RLM_BACKEND, RLM_CONCURRENCY, RLM_CHUNK_TOKENS, RLM_MAX_OUTPUT, RLM_RETRIES,
   RLM_RETRY_DELAY, RLM_TIMEOUT, RLM_MAX_CALLS, RLM_MAX_TOKENS, RLM_MAX_COST, RLM_MAX_DEPTH,
   RLM_MAX_TURNS, RLM_MAX_INPUT, RLM_WORKSPACE   defaults for the options of the same names
+  RLM_PROGRESS_INTERVAL  seconds between progress lines off a terminal (default 30)
   RLM_BATCH_POLL      first wait in seconds between polls of a --batch (default 5; backs off)
   RLM_DEPTH           this process's depth in a recursion tree (0 at the top; set for sub-agents)
   RLM_CLAUDE          the Claude Code program for --backend claude-code (default: claude)"""
@@ -99,11 +100,12 @@ def model_options(f: Callable[..., Any]) -> Callable[..., Any]:
             ),
             click.option(
                 "--backend",
-                type=click.Choice(list(BACKENDS)),
-                default=DEFAULT_BACKEND,
+                type=click.Choice([AUTO, *BACKENDS]),
+                default=AUTO,
                 show_default=True,
                 envvar="RLM_BACKEND",
-                help="How sub-agents run: the Messages API, or headless Claude Code (`claude -p`).",
+                help="How sub-agents run: the Messages API, or headless Claude Code (`claude -p`); "
+                "auto: the Messages API with an API key, else Claude Code when `claude` is on PATH.",
             ),
             click.option(
                 "--max-output",

@@ -14,7 +14,7 @@ async def map_step(ws: Workspace, task: str, ctx: Context, batch: str | None = N
     """Call the model for every chunk without a cached answer; report on stderr.
 
     batch "submit" sends them through the Message Batches API, "resume" only fetches the
-    batches saved by an earlier submission (rlm_cli/batch.py).
+    batches saved by an earlier submission (steps/batch.py).
     """
     reporter, settings = ctx.reporter, ctx.settings
     manifest = ws.load_manifest()

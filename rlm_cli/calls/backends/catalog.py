@@ -6,6 +6,8 @@ which backend it has; LazyBackend (calls/context.py) answers the same before loa
 
 from __future__ import annotations
 
+import os
+import shutil
 from typing import ClassVar
 
 
@@ -38,3 +40,23 @@ class ClaudeCode(Capabilities):
 
 BACKENDS: dict[str, type[Capabilities]] = {b.name: b for b in (MessagesApi, ClaudeCode)}
 DEFAULT_BACKEND = MessagesApi.name
+AUTO = "auto"  # the default: whichever backend this machine can run, see choose()
+
+
+def claude_program() -> str:
+    """The Claude Code program the claude-code backend starts."""
+    return os.environ.get("RLM_CLAUDE") or "claude"
+
+
+def choose(name: str) -> str:
+    """The backend to use: `auto` is an API key's Messages API, else a `claude` on PATH.
+
+    With neither, the Messages API: its credential check then names every way to get one.
+    """
+    if name != AUTO:
+        return name
+    if os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN"):
+        return MessagesApi.name
+    if shutil.which(claude_program()):
+        return ClaudeCode.name
+    return MessagesApi.name

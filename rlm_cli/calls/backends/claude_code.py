@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rlm_cli import prompts
-from rlm_cli.calls.backends.catalog import ClaudeCode
+from rlm_cli.calls.backends.catalog import ClaudeCode, claude_program
 from rlm_cli.calls.backends.protocol import USAGE_FIELDS, CallError, Request, Response
 from rlm_cli.calls.depth import Tree
 from rlm_cli.errors import RlmError
@@ -39,7 +39,7 @@ class ClaudeCodeBackend(ClaudeCode):
     """Runs one `claude -p` process per call."""
 
     def __init__(self, tree: Tree) -> None:
-        program = os.environ.get("RLM_CLAUDE", "claude")
+        program = claude_program()
         found = shutil.which(program)
         if not found:
             raise RlmError(

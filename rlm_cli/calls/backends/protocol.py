@@ -120,6 +120,11 @@ def check_credentials() -> None:
     """Fail with a fix before any call when no credentials are configured."""
     if not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
         raise RlmError(
-            "ANTHROPIC_API_KEY is not set. Create a key in the Anthropic Console and run "
-            "`export ANTHROPIC_API_KEY=sk-ant-...` (or set ANTHROPIC_AUTH_TOKEN)."
+            "no model to call: ANTHROPIC_API_KEY is not set. "
+            "Any one of these works: (1) an API key from the Anthropic Console: "
+            "`export ANTHROPIC_API_KEY=sk-ant-...`; (2) a Claude Code login: install Claude "
+            "Code, run `claude` once to log in, and rlm-sub runs its sub-agents as `claude -p`; "
+            "(3) a local engine that speaks the Messages API (Ollama, llama-server, vLLM): "
+            "`export ANTHROPIC_BASE_URL=http://127.0.0.1:PORT ANTHROPIC_AUTH_TOKEN=local` "
+            "(the README's \"Local and self-hosted models\" has each engine's exact setup)."
         )
