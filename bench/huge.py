@@ -156,9 +156,26 @@ def bench_fanout() -> dict:
             "wall": wall, "kb": kb}  # fmt: skip
 
 
+class Table(list):
+    """Rows of the result table, each printed as soon as it is measured."""
+
+    def append(self, row: tuple) -> None:
+        name, value, target, ok = row
+        verdict = "info" if ok is None else ("pass" if ok else "**FAIL**")
+        print(f"| {name} | {value} | {target} | {verdict} |", flush=True)
+        super().append(row)
+
+    def __iadd__(self, rows):
+        for row in rows:
+            self.append(row)
+        return self
+
+
 def main(rows: list[str]) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
-    table = []
+    print("| benchmark | measured | target | result |")
+    print("| --- | --- | --- | --- |", flush=True)
+    table = Table()
     if "staging" in rows:
         print("running: staging beside files-to-prompt ...", file=sys.stderr)
         s = bench_staging()
@@ -203,11 +220,6 @@ def main(rows: list[str]) -> int:
              f"{m['efficiency']:.3f} ({m['ideal']:.0f} s / {m['span']:.1f} s; "
              f"peak RSS {m['kb'] / 1024:.0f} MB)", ">= 0.97", m["efficiency"] >= 0.97)
         )  # fmt: skip
-    print("| benchmark | measured | target | result |")
-    print("| --- | --- | --- | --- |")
-    for name, value, target, ok in table:
-        verdict = "info" if ok is None else ("pass" if ok else "**FAIL**")
-        print(f"| {name} | {value} | {target} | {verdict} |")
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     return 0 if all(ok is not False for *_, ok in table) else 1
 
