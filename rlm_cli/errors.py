@@ -6,6 +6,7 @@ EXIT_USAGE = 2  # click's own code for a malformed command line
 EXIT_PARTIAL = 3  # some calls failed; every successful result was kept
 EXIT_BUDGET = 4  # a call, token or dollar budget stopped new calls; work so far kept
 EXIT_DEPTH = 5  # RLM_DEPTH is at RLM_MAX_DEPTH: no further delegation allowed
+EXIT_UNREACHABLE = 6  # the model's endpoint never answered (refused, DNS, TLS, no route)
 EXIT_INTERRUPTED = 130
 
 EXIT_MEANINGS = {
@@ -15,6 +16,7 @@ EXIT_MEANINGS = {
     EXIT_PARTIAL: "partial: some calls failed and are recorded as failed; successful results were kept",
     EXIT_BUDGET: "budget reached: no new calls were started; work so far was kept",
     EXIT_DEPTH: "depth limit reached: this process may not delegate further",
+    EXIT_UNREACHABLE: "could not reach the model: its endpoint never answered; nothing was spent",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C); finished results were kept",
 }
 

@@ -148,6 +148,11 @@ class StatusLine:
             self.last_line, self.last_time = line, time.monotonic()
 
 
+def plural(n: int, noun: str) -> str:
+    """1 chunk, 2 chunks: a count with its noun."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def human(n: float) -> str:
     """1234567 -> '1.2M'."""
     for unit, scale in (("M", 1e6), ("k", 1e3)):

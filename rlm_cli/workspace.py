@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -28,6 +29,7 @@ def atomic_write(path: Path, data: str | bytes, durable: bool = True) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(raw)
+            os.fchmod(f.fileno(), FILE_MODE)  # mkstemp makes 0600; a file follows the umask
             if durable:
                 f.flush()
                 os.fsync(f.fileno())
@@ -35,6 +37,16 @@ def atomic_write(path: Path, data: str | bytes, durable: bool = True) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _file_mode() -> int:
+    """The mode a new file gets from open(): 0666 less the umask (read at import, once)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+FILE_MODE = _file_mode()
 
 
 def write_json(path: Path, obj: Any) -> None:
@@ -123,3 +135,25 @@ class Workspace:
                 f"chunk file missing: {self.chunk_path(chunk_id)} ({e.strerror}); "
                 "re-run `rlm-sub chunk` to restage"
             ) from e
+
+
+def ignore_in_git(root: Path) -> None:
+    """A workspace inside a `.rlm` folder: give that folder a .gitignore of `*`, once.
+
+    `git add -A` then never commits workspaces (they hold copies of the sources).
+    """
+    folder = root.absolute().parent
+    if folder.name == ".rlm" and not (folder / ".gitignore").exists():
+        atomic_write(folder / ".gitignore", "# rlm-sub workspaces: never commit them\n*\n")
+
+
+def remove_empty(root: Path) -> None:
+    """Remove root and the folders under it when they hold no file at all; else nothing."""
+    for folder, _dirs, _files in os.walk(root, topdown=False):
+        try:
+            os.rmdir(folder)
+        except OSError:
+            return
+    if root.parent.name == ".rlm":
+        with contextlib.suppress(OSError):
+            root.parent.rmdir()  # .rlm itself, when this was all it held

@@ -94,6 +94,9 @@ rlm_make_outdir() {
     rlm_usage_error "output path exists and is not a directory: $dir"
   fi
   mkdir -p "$dir" || rlm_die "cannot create output directory $dir"
+  if [ -z "$RLM_OUT" ] && [ ! -e .rlm/.gitignore ]; then # keep `git add -A` off the workspaces
+    printf '# rlm-sub workspaces: never commit them\n*\n' >.rlm/.gitignore
+  fi
   RLM_OUT=$(cd "$dir" && pwd)
 }
 
@@ -140,5 +143,10 @@ rlm_run() {
   fi
   rm -f "$answer"
   if [ "$code" -eq 0 ]; then code=1; fi
-  rlm_die "rlm-sub failed (exit $code); no answer written. Finished sub-agent answers are kept in $RLM_OUT/work: re-run with -o $RLM_OUT to resume" "$code"
+  case $code in
+    1 | 2 | 6) # nothing to resume: the message above says what to fix
+      rlm_die "rlm-sub failed (exit $code); no answer written" "$code" ;;
+    *)
+      rlm_die "rlm-sub failed (exit $code); no answer written. Finished sub-agent answers are kept in $RLM_OUT/work: re-run with -o $RLM_OUT to resume" "$code" ;;
+  esac
 }

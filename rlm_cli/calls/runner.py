@@ -23,7 +23,7 @@ from rlm_cli.calls.records import (
     store_result,
     when_budget_allows,
 )
-from rlm_cli.errors import RlmError
+from rlm_cli.errors import EXIT_UNREACHABLE, RlmError
 from rlm_cli.inputs.chunking import estimate_tokens, split_text
 from rlm_cli.workspace import read_json, sha256
 
@@ -31,6 +31,7 @@ DEFAULT_CONCURRENCY = 8
 DEFAULT_MAX_ATTEMPTS = 6
 DEFAULT_CALL_TIMEOUT = 600.0
 MAX_BACKOFF = 30.0
+UNREACHABLE_ATTEMPTS = 3  # while no call got through, a refused connection is tried 3 times
 MAX_SPLIT_DEPTH = 8
 
 
@@ -134,6 +135,7 @@ class Runner:
         self.tree = tree or Tree()
         self.parent = self.tree.parent  # the call on whose behalf sub-agents start (see call)
         self.stopped: str | None = None
+        self.reached = False  # some call got an answer: the endpoint is there
 
     async def run(self, jobs: list[Job]) -> list[Outcome]:
         """Run jobs with at most `concurrency` calls in flight; a fatal error stops them all.
@@ -286,7 +288,9 @@ class Runner:
             try:
                 if remaining <= 0:
                     raise CallError("failed", f"deadline of {s.call_timeout:g}s passed")
-                return await asyncio.wait_for(self.backend.call(request, remaining), remaining)
+                response = await asyncio.wait_for(self.backend.call(request, remaining), remaining)
+                self.reached = True
+                return response
             except TimeoutError:
                 error = CallError("retryable", f"no answer within the {s.call_timeout:g}s deadline")
             except CallError as e:
@@ -295,10 +299,22 @@ class Runner:
                 raise RlmError(str(error))
             delay = error.retry_after if error.retry_after is not None else self._backoff(attempt)
             out_of_time = time.monotonic() + delay >= deadline
+            last = attempt >= min(s.max_attempts, UNREACHABLE_ATTEMPTS) or out_of_time
+            if error.unreachable and not self.reached and last:
+                raise RlmError(
+                    f"could not reach the model: {error} (after {attempt} attempts; nothing "
+                    "answered). Check ANTHROPIC_BASE_URL and the network, then re-run.",
+                    EXIT_UNREACHABLE,
+                )
             if error.kind != "retryable" or attempt >= s.max_attempts or out_of_time:
                 if error.kind == "retryable":
-                    why = "deadline" if out_of_time else "attempts"
-                    raise CallError("failed", f"{error} (gave up after {attempt} attempts: {why})")
+                    late = (
+                        f"; a retry would pass the {s.call_timeout:g}s --timeout"
+                        if out_of_time
+                        else ""
+                    )
+                    tries = f"{attempt} attempt{'' if attempt == 1 else 's'}"
+                    raise CallError("failed", f"{error} (gave up after {tries}{late})")
                 raise error
             await asyncio.sleep(delay)
 

@@ -41,7 +41,7 @@ from rlm_cli.errors import EXIT_CODES_HELP
 
 @click.group(
     epilog="\b\n" + EXIT_CODES_HELP + "\n\n\b\n" + ENV_HELP,
-    context_settings={"max_content_width": 100},
+    context_settings={"max_content_width": 100, "help_option_names": ["-h", "--help"]},
 )
 @click.version_option(__version__, prog_name="rlm-sub")
 def cli() -> None:
@@ -69,8 +69,11 @@ def cli() -> None:
 @workspace_option(required=True)
 @chunk_options
 @click.option("--quiet", "-q", is_flag=True, help="No summary on stderr.")
+@json_option
 @cli_errors
-def chunk(paths: tuple[str, ...], workspace: Path, quiet: bool, staging: Staging) -> None:
+def chunk(
+    paths: tuple[str, ...], workspace: Path, quiet: bool, staging: Staging, as_json: bool
+) -> None:
     """Stage PATHS (files, directories, or - for stdin) as chunks in a workspace.
 
     In a git checkout a directory holds what git lists (tracked files, and untracked ones
@@ -86,10 +89,13 @@ def chunk(paths: tuple[str, ...], workspace: Path, quiet: bool, staging: Staging
       rlm-sub chunk . -w .rlm/repo
       rlm-sub chunk src/ tests/ --include '*.py' -w .rlm/py
       git diff main... | rlm-sub chunk - -w .rlm/diff
+      rlm-sub chunk . -w .rlm/repo --json | jq .chunks
     """
     from rlm_cli.progress import Reporter
 
-    stage_inputs(workspace, paths, staging, Reporter(quiet))
+    staged = stage_inputs(workspace, paths, staging, Reporter(quiet))
+    if as_json:
+        emit_json(staged, 0)
 
 
 @cli.command(name="map")
@@ -319,6 +325,11 @@ def plan(
     ctx = open_context(calls, calling=exact)
     show_plan(ctx, Workspace(workspace), task, as_json, exact=exact, reduce_tokens=reduce_tokens)
 
+
+# plan makes no call: how calls would be retried, timed, run at once or cut short is moot.
+for _param in plan.params:
+    if _param.name in ("retries", "retry_delay", "timeout", "concurrency", "partial"):
+        _param.hidden = True
 
 for _command in (query, solve, status, trace_command, report, install_skill, eval_command):
     cli.add_command(_command)

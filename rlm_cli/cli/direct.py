@@ -39,9 +39,15 @@ from rlm_cli.errors import RlmError
     help="Refuse inputs estimated above this many tokens.",
 )
 @model_options
+@json_option
 @cli_errors
 def query(
-    prompt: str, paths: tuple[str, ...], output: Path | None, max_input: int, calls: Calls
+    prompt: str,
+    paths: tuple[str, ...],
+    output: Path | None,
+    max_input: int,
+    calls: Calls,
+    as_json: bool,
 ) -> None:
     """One sub-call: PROMPT over whole FILES (or stdin), answer on stdout.
 
@@ -53,13 +59,16 @@ def query(
       rlm-sub query "Summarise the public API, cite PATH:LINE" src/api.py src/models.py
       grep -rn "retry" src/ | rlm-sub query "Group these by module" -
       rlm-sub query "Merge these findings into one list" notes/*.md > notes/merged.md
+      rlm-sub query "Is this file safe to delete?" old.py --json | jq .cost_usd
     """
     from rlm_cli.steps.query import query_step
 
     task = read_prompt(prompt)
     ctx = open_context(calls)
-    text = run_async(ctx, lambda ctx: query_step(task, list(paths) or ["-"], ctx, max_input))
+    text, spent = run_async(ctx, lambda ctx: query_step(task, list(paths) or ["-"], ctx, max_input))
     write_answer(output, text=text)
+    if as_json:
+        emit_json({"answer": text, "output": str(output) if output else None, **spent}, 0)
     click.echo(text.rstrip("\n"))
 
 
@@ -139,6 +148,22 @@ def solve(
         ),
     )
     write_answer(ws.final_path, output, text=text)
+    if not calls.quiet:
+        from rlm_cli.observe.trace import load, total
+        from rlm_cli.progress import plural
+
+        spent = total(c for r in load(ws, "latest") for c in r.calls)
+        click.echo(
+            f"solve: {plural(spent.calls, 'call')} ({spent.failed} failed), {spent.tokens:,} "
+            f"tokens, ${spent.cost:.4f}; calls in {ws.trace_path}",
+            err=True,
+        )
     if as_json:
         emit_json({"workspace": str(workspace), "final": str(ws.final_path), "answer": text}, 0)
     click.echo(text.rstrip("\n"))
+
+
+# solve needs tool use, which only the Messages API backend offers: offer no other.
+for _param in solve.params:
+    if _param.name == "backend":
+        _param.type = click.Choice(["auto", "anthropic"])

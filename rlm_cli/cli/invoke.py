@@ -120,24 +120,39 @@ def run_async(ctx: Context, make: Callable[[Context], Coroutine[Any, Any, Any]])
         sys.exit(EXIT_INTERRUPTED)
 
 
-def stage_inputs(workspace: Path, paths: tuple[str, ...], staging: Staging, reporter) -> None:
-    """Stage inputs into the workspace and print the summary."""
+def stage_inputs(
+    workspace: Path, paths: tuple[str, ...], staging: Staging, reporter
+) -> dict[str, Any]:
+    """Stage inputs into the workspace, print the summary, and return its figures."""
     from rlm_cli.inputs.staging import stage
-    from rlm_cli.progress import human
-    from rlm_cli.workspace import Workspace
+    from rlm_cli.progress import human, plural
+    from rlm_cli.workspace import Workspace, ignore_in_git, remove_empty
 
-    manifest, s = stage(
-        Workspace(workspace), list(paths), staging.filters, staging.chunk_tokens, staging.per_file
-    )
+    new = not workspace.exists()
+    try:
+        manifest, s = stage(
+            Workspace(workspace),
+            list(paths),
+            staging.filters,
+            staging.chunk_tokens,
+            staging.per_file,
+        )
+    except BaseException:
+        if new:
+            remove_empty(workspace)  # a failed first staging leaves no empty folders behind
+        raise
+    ignore_in_git(workspace)
     skipped = f", skipped {s.skipped} (see manifest.json)" if s.skipped else ""
     excluded = f", excluded {s.excluded}" if s.excluded else ""
     reporter.info(
-        f"chunk: {s.files} files ({human(s.bytes)}B, ~{human(s.tokens)} tokens) -> {s.chunks} chunks "
-        f"of <= {staging.chunk_tokens:,} tokens{skipped}{excluded}; {s.seconds:.1f}s; in {workspace}"
+        f"chunk: {plural(s.files, 'file')} ({human(s.bytes)}B, ~{human(s.tokens)} tokens) -> "
+        f"{plural(s.chunks, 'chunk')} of <= {staging.chunk_tokens:,} tokens{skipped}{excluded}; "
+        f"{s.seconds:.1f}s; in {workspace}"
     )
     for f in manifest["files"]:
         if f.get("note"):
             reporter.warn(f"{f['path']}: {f['note']}")
+    return {"workspace": str(workspace), **{k: v for k, v in vars(s).items() if k != "seconds"}}
 
 
 class CliError(click.ClickException):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -52,8 +53,14 @@ def status(workspace: Path, as_json: bool) -> None:
     show_default=True,
     help="How many of the slowest calls to list.",
 )
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the runs' calls as one JSON object (id, kind, depth, parent, status, ...).",
+)
 @cli_errors
-def trace_command(workspace: Path, run_id: str, limit: int, slowest: int) -> None:
+def trace_command(workspace: Path, run_id: str, limit: int, slowest: int, as_json: bool) -> None:
     """Draw the call tree of a workspace's run, with totals, the slowest and the failed calls.
 
     Reads trace.jsonl, where every process of the recursion tree booked its model calls.
@@ -67,12 +74,40 @@ def trace_command(workspace: Path, run_id: str, limit: int, slowest: int) -> Non
       rlm-sub trace -w .rlm/repo
       rlm-sub trace -w .rlm/repo --run all --limit 5
       rlm-sub trace -w .rlm/repo | less -R
+      rlm-sub trace -w .rlm/repo --run all --json | jq '[.runs[].calls[].cost] | add'
     """
     from rlm_cli.observe.trace import load
     from rlm_cli.observe.trace_view import render
     from rlm_cli.workspace import Workspace
 
-    render(load(Workspace(workspace), run_id), limit, slowest)
+    ws = Workspace(workspace)
+    runs = load(ws, run_id)
+    if as_json:
+        import json
+
+        keep = ("call", "id", "kind", "depth", "parent", "model", "start", "end", "status")
+        keep += ("attempts", "tokens", "cost", "error")
+        listing = [{"run": r.run, "calls": [{k: getattr(c, k) for k in keep} for c in r.calls]}
+                   for r in runs]  # fmt: skip
+        click.echo(json.dumps({"workspace": str(workspace), "runs": listing}, indent=2))
+    else:
+        render(runs, limit, slowest)
+    hint_other_runs(ws, run_id)
+
+
+def hint_other_runs(ws: Any, run_id: str) -> None:
+    """After showing the latest run only, say on stderr that earlier runs exist."""
+    if run_id != "latest":
+        return
+    from rlm_cli.observe.trace import read_events, run_ids
+
+    runs = run_ids(read_events(ws.trace_path))
+    if len(runs) > 1:
+        click.echo(
+            f"(this is the latest of {len(runs)} runs in {ws.root}, e.g. a map and a reduce "
+            "run one by one: --run all shows them all)",
+            err=True,
+        )
 
 
 @click.command()
@@ -107,6 +142,7 @@ def report(workspace: Path, run_id: str, output: Path | None) -> None:
     path = output or ws.root / "report.html"
     write_report(ws, load(ws, run_id), path)
     click.echo(str(path))
+    hint_other_runs(ws, run_id)
 
 
 AGENTS = ("claude", "agents", "codex", "gemini", "copilot", "cursor")

@@ -14,6 +14,7 @@ from typing import Any
 from rlm_cli.errors import RlmError
 from rlm_cli.inputs.chunking import MIN_CHUNK_TOKENS, pack
 from rlm_cli.inputs.sources import Filters, Report, SourceFile, iter_sources, release
+from rlm_cli.progress import plural
 from rlm_cli.workspace import MANIFEST_VERSION, Workspace, atomic_write, sha256
 
 WRITERS = 4  # threads writing chunk files
@@ -152,7 +153,10 @@ def _nothing_found(paths: list[str], report: Report) -> str:
             reasons[key] = reasons.get(key, 0) + 1
         parts.append("skipped: " + ", ".join(f"{n} {r}" for r, n in reasons.items()))
     if report.excluded:
-        parts.append("excluded: " + ", ".join(f"{n} by {r}" for r, n in report.excluded.items()))
+        parts.append(
+            "excluded: "
+            + ", ".join(f"{plural(n, 'file')} ({r})" for r, n in report.excluded.items())
+        )
     if report.excluded.get(".gitignore"):
         parts.append("use --no-gitignore to include ignored files")
     return "; ".join(parts)

@@ -51,8 +51,8 @@ class Call:
 
     @property
     def failed(self) -> bool:
-        """Whether the call ended in anything but ok."""
-        return self.status not in ("ok", OPEN)
+        """Whether the call failed: not ok, nor stopped on purpose (Ctrl-C: cancelled)."""
+        return self.status not in ("ok", "cancelled", OPEN)
 
 
 @dataclass

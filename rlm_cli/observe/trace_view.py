@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
@@ -78,7 +79,7 @@ def run_header(r: Run) -> Text:
     text = Text.assemble(
         ("run ", "bold"),
         (r.run, "bold cyan"),
-        f"  {when}  {t.calls} calls, ",
+        f"  {when}  {t.calls} call{'' if t.calls == 1 else 's'}, ",
         (f"{t.failed} failed", "red" if t.failed else ""),
         f", {t.tokens:,} tokens, ${t.cost:.4f}, wall {seconds(r.wall)}",
     )
@@ -149,7 +150,8 @@ def render(
     runs: list[Run], limit: int = 20, n_slowest: int = 5, console: Console | None = None
 ) -> None:
     """Print each run's tree, then totals, slowest and failed calls over all the runs shown."""
-    console = console or Console(highlight=False)
+    # Piped (less, a CI log, a file), lines keep their length instead of breaking at 80.
+    console = console or Console(highlight=False, width=None if sys.stdout.isatty() else 1000)
     calls = [c for r in runs for c in r.calls]
     for r in runs:
         root = Tree(run_header(r), guide_style="dim")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rlm_cli.calls.context import Context
 from rlm_cli.calls.runner import cached, tally
-from rlm_cli.progress import usage_line
+from rlm_cli.progress import plural, usage_line
 from rlm_cli.steps.cut import retry_cut, was_cut
 from rlm_cli.steps.jobs import MapSummary, map_jobs, record_map, shard_jobs
 from rlm_cli.workspace import Workspace
@@ -55,7 +55,7 @@ async def map_step(ws: Workspace, task: str, ctx: Context, batch: str | None = N
     answered = summary.cached + sum(o.status == "ok" for o in outcomes)
     summary.answered = answered
     reporter.info(
-        f"map{f' (shard {summary.shard})' if summary.shard else ''}: {answered}/{summary.total} chunks answered ({summary.called} called, "
+        f"map{f' (shard {summary.shard})' if summary.shard else ''}: {answered}/{plural(summary.total, 'chunk')} answered ({summary.called} called, "
         f"{summary.cached} cached{f', {len(summary.failed)} FAILED' if summary.failed else ''}); "
         f"{usage_line(summary.usage, summary.cost)}; results in {ws.results_dir}"
     )

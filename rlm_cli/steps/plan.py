@@ -153,7 +153,7 @@ def render(plan: dict[str, Any]) -> str:
     ]
     if plan.get("note"):
         lines.append(f"  note          {plan['note']}")
-    lines.append("No model call was made. Run without --dry-run to spend it.")
+    lines.append("No model call was made; to spend it: `rlm-sub run` (or drop --dry-run).")
     return "\n".join(lines)
 
 

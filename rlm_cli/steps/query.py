@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from rlm_cli import prompts
 from rlm_cli.calls.context import Context
-from rlm_cli.calls.runner import Job
+from rlm_cli.calls.runner import Job, tally
 from rlm_cli.errors import EXIT_BUDGET, EXIT_PARTIAL, RlmError
 from rlm_cli.inputs.chunking import BYTES_PER_TOKEN, estimate_tokens, render_files
 from rlm_cli.inputs.sources import Filters, Report, iter_sources, release
+from rlm_cli.progress import usage_line
 from rlm_cli.workspace import sha256
 
 
-async def query_step(task: str, paths: list[str], ctx: Context, max_input: int) -> str:
-    """One sub-call over whole files or stdin; refuses inputs over the budget."""
+async def query_step(
+    task: str, paths: list[str], ctx: Context, max_input: int
+) -> tuple[str, dict[str, Any]]:
+    """One sub-call over whole files or stdin: the answer, and its usage and cost.
+
+    Refuses inputs over the budget; the usage goes to stderr as well.
+    """
     reporter = ctx.reporter
     report = Report()
     sources = list(iter_sources(paths, Filters(), report))
@@ -51,4 +58,6 @@ async def query_step(task: str, paths: list[str], ctx: Context, max_input: int) 
         raise RlmError(f"budget reached: {runner.stopped}", EXIT_BUDGET)
     if outcome.status == "failed":
         raise RlmError(f"the model call failed: {outcome.record.get('error')}", EXIT_PARTIAL)
-    return outcome.text or ""
+    usage, cost = tally([outcome])
+    reporter.info(f"query: 1 call; {usage_line(usage, cost)}")
+    return outcome.text or "", {"usage": usage, "cost_usd": round(cost, 6)}

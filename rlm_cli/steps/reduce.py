@@ -11,7 +11,7 @@ from rlm_cli.calls.runner import Job, Runner, Settings, cached, job_key, tally
 from rlm_cli.calls.windows import reduce_budget
 from rlm_cli.errors import EXIT_BUDGET, EXIT_PARTIAL, RlmError
 from rlm_cli.inputs.chunking import estimate_tokens
-from rlm_cli.progress import usage_line
+from rlm_cli.progress import plural, usage_line
 from rlm_cli.steps.coverage import skipped_footer, skipped_inputs
 from rlm_cli.steps.cut import redo_smaller, was_cut
 from rlm_cli.steps.jobs import last_map, map_jobs
@@ -298,7 +298,8 @@ async def reduce_step(
     atomic_write(ws.final_path, text if text.endswith("\n") else text + "\n")
     calls = sum(level["calls"] for level in summary.levels)
     reporter.info(
-        f"reduce: {len(items)} answers -> 1 in {len(summary.levels)} level(s), {calls} call(s)"
+        f"reduce: {plural(len(items), 'answer')} -> 1 in {plural(len(summary.levels), 'level')}, "
+        f"{plural(calls, 'call')}"
         f"{f', {summary.dropped_irrelevant} with nothing relevant dropped' if summary.dropped_irrelevant else ''}; "
         f"{usage_line(summary.usage, summary.cost)}; answer in {ws.final_path}"
     )

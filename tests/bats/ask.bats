@@ -134,3 +134,10 @@ setup() {
   assert [ ! -e out/answer.md ]
   [[ $stderr == *"API"* ]] || fail "stderr: $stderr"
 }
+
+@test "ask: an rlm-sub usage error gives no advice to resume" {
+  run --separate-stderr "$SCRIPTS/rlm-ask.sh" -o out "Q" "$BATS_FILE_TMPDIR/project" -- --no-such-option
+  assert_failure 2
+  [[ $stderr == *"No such option"* ]] || fail "stderr: $stderr"
+  [[ $stderr != *"resume"* ]] || fail "stderr: $stderr"
+}

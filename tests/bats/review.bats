@@ -109,6 +109,8 @@ setup() {
   run --separate-stderr "$SCRIPTS/rlm-review.sh"
   assert_success
   assert_output --regexp "^$REPO/\.rlm/review-[0-9]{8}-[0-9]{6}/answer\.md$"
+  run git status --porcelain --untracked-files=all
+  refute_output --partial ".rlm"
 }
 
 @test "review: usage errors exit 2 with a message" {

@@ -51,7 +51,9 @@ class AnthropicBackend(MessagesApi):
         except anthropic.APIStatusError as e:
             raise _classify(e) from None
         except anthropic.APIConnectionError as e:
-            raise CallError("retryable", f"connection error: {e}") from None
+            unreachable = not isinstance(e, anthropic.APITimeoutError)
+            message = f"cannot reach {self.client.base_url}: {e}"
+            raise CallError("retryable", message, unreachable=unreachable) from None
         text = "".join(b.text for b in message.content if b.type == "text")
         usage = {f: getattr(message.usage, f, None) or 0 for f in USAGE_FIELDS}
         return Response(

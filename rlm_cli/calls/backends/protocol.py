@@ -90,12 +90,18 @@ class CallError(Exception):
     """
 
     def __init__(
-        self, kind: str, message: str, status: int | None = None, retry_after: float | None = None
+        self,
+        kind: str,
+        message: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+        unreachable: bool = False,
     ) -> None:
         super().__init__(message)
         self.kind = kind
         self.status = status
         self.retry_after = retry_after
+        self.unreachable = unreachable  # no connection to the endpoint at all
 
 
 class Backend(Protocol):
