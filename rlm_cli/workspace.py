@@ -101,6 +101,10 @@ class Workspace:
         return self.root / "reduce"
 
     @property
+    def evidence_dir(self) -> Path:
+        return self.root / "evidence"
+
+    @property
     def final_path(self) -> Path:
         return self.root / "final.md"
 

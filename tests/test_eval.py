@@ -53,7 +53,9 @@ def test_every_task_family_scores_what_the_reader_could_see(fake_api: FakeAPI, t
     assert "niah  " in r.stdout and "multi-niah  12,000  run" in r.stdout
     svg = ET.parse(out / "chart.svg").getroot()
     lines = svg.findall("{http://www.w3.org/2000/svg}polyline")
-    assert len(lines) == len(TASKS) * 2  # one line per task and method
+    solid = [p for p in lines if p.get("stroke-dasharray") is None]
+    assert len(solid) == len(TASKS) * 2  # one line per task and method
+    assert len(lines) - len(solid) == 2  # and what the sub-agents found, for the needle tasks
 
 
 def test_a_finished_eval_resumes_without_calling_again(fake_api: FakeAPI, tmp_path: Path):

@@ -184,6 +184,9 @@ def reduce(
     Answers are grouped within the token budget and each group is synthesized; the
     syntheses are grouped again until one remains. The answer is also written to
     final.md. Answers that say NOTHING RELEVANT are dropped by code, not by the model.
+    Every quote the sub-agents give as PATH:LINE: "words" is looked up in the input by
+    code; the answer ends with those found (final.evidence.json, --json "evidence"), and
+    quotes not found are dropped.
 
     \b
     Example:

@@ -94,7 +94,8 @@ def _methods(ctx: Any, param: Any, value: str) -> list[str]:
     "--reduce-tokens",
     type=click.IntRange(min=500),
     default=None,
-    help="Token budget of one synthesis request [default: the chunk budget].",
+    help="Token budget of one synthesis request [default: the chunk budget, kept within "
+    "4000 and half the window].",
 )
 @click.option(
     "--depth",

@@ -39,10 +39,15 @@ class EvalPlan:
     out: Path
     window: int
     chunk_tokens: int = 20_000
-    reduce_tokens: int | None = None
+    reduce_tokens: int | None = None  # default: the chunk budget, within 4000..window/2
     max_turns: int = 12
     depth: float | None = None
     repo: Path | None = None
+
+    @property
+    def reduce_budget(self) -> int:
+        """The synthesis budget: as given, else the chunk budget kept within 4000..window/2."""
+        return self.reduce_tokens or min(max(self.chunk_tokens, 4000), self.window // 2)
 
     def grid(self) -> Iterator[tuple[str, int, str, int]]:
         for task in self.tasks:
@@ -185,7 +190,7 @@ async def run_rlm(
         raise BudgetExceeded(mapped.budget_stop)
     if mapped.failed:
         raise CallError("failed", f"{len(mapped.failed)} map call(s) failed")
-    reduced = await reduce_step(ws, question, ctx, plan.reduce_tokens, False)
+    reduced = await reduce_step(ws, question, ctx, plan.reduce_budget, False)
     answers = "\n".join(p.read_text(encoding="utf-8") for p in sorted(ws.results_dir.glob("c*.md")))
     return {"answer": reduced.text, "map_answers": answers, "chunks": mapped.total}
 
@@ -228,8 +233,8 @@ async def run_trial(
     except RlmError as e:
         if e.exit_code == EXIT_BUDGET:
             raise BudgetExceeded(e.message) from None
-        if e.exit_code != EXIT_PARTIAL:
-            raise
+        if e.exit_code != EXIT_PARTIAL and not _usage_since(ledger, offset)["calls"]:
+            raise  # nothing was called: a setting or credential problem every trial would hit
         got, error = {"answer": ""}, e.message
     spent = _usage_since(ledger, offset)
     answer = got.pop("answer") or ""
@@ -299,7 +304,7 @@ def estimate(plan: EvalPlan, model: str, max_output: int) -> dict[str, Any]:
             calls, tin = 1, min(tokens, plan.window)
         else:
             chunks = max(1, math.ceil(tokens / plan.chunk_tokens))
-            group = max(2, (plan.reduce_tokens or plan.chunk_tokens) // max_output)
+            group = max(2, plan.reduce_budget // max_output)
             reduces = math.ceil((chunks - 1) / (group - 1)) if chunks > 1 else 0
             calls, tin = chunks + reduces, tokens + reduces * group * max_output
             if method == "solve":

@@ -14,8 +14,11 @@ from rlm_cli.inputs.chunking import estimate_tokens
 from rlm_cli.progress import plural, usage_line
 from rlm_cli.steps.coverage import skipped_footer, skipped_inputs
 from rlm_cli.steps.cut import redo_smaller, was_cut
+from rlm_cli.steps.evidence import check_answer, cite, footer, merge
 from rlm_cli.steps.jobs import last_map, map_jobs
-from rlm_cli.workspace import Workspace, atomic_write, read_json, sha256
+from rlm_cli.workspace import Workspace, atomic_write, read_json, sha256, write_json
+
+EVIDENCE_SHOWN = 8  # checked findings shown to a synthesis per answer, beyond those in its text
 
 
 @dataclass
@@ -25,6 +28,9 @@ class Item:
     label: str
     text: str
     parts: int = 1  # how many input parts this answer covers
+    evidence: list[dict[str, Any]] = field(default_factory=list)  # checked findings behind it
+    status: str = "checked"  # or "unverified" (no checkable quote), "empty" (says nothing)
+    rejected: int = 0  # quotes dropped from it because they are not in its part
 
 
 @dataclass
@@ -40,6 +46,9 @@ class ReduceSummary:
     answers: int = 0
     missing: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)  # input files not read
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    unverified: list[str] = field(default_factory=list)
+    rejected: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as plain data, for --json."""
@@ -50,13 +59,25 @@ class ReduceSummary:
             "dropped_irrelevant": self.dropped_irrelevant,
             "not_covered": self.missing,
             "skipped_inputs": self.skipped,
+            "evidence": self.evidence,
+            "unverified": self.unverified,
+            "rejected_quotes": self.rejected,
             "usage": self.usage,
             "cost_usd": round(self.cost, 6),
         }
 
 
 def render_item(item: Item) -> str:
-    return prompts.REDUCE_USER_ITEM.format(label=item.label, text=item.text.strip())
+    """An answer as a synthesis sees it: marked when unverified, with checked findings it lacks."""
+    label = item.label + (prompts.UNVERIFIED_MARK if item.status == "unverified" else "")
+    text = item.text.strip()
+    missing = [f for f in item.evidence if f["quote"] not in text]
+    if missing:
+        lines = [f"- {cite(f)}" for f in missing[:EVIDENCE_SHOWN]]
+        if len(missing) > EVIDENCE_SHOWN:
+            lines.append(f"- ... {len(missing) - EVIDENCE_SHOWN} more, kept by rlm-sub")
+        text += "\n" + prompts.EVIDENCE_HEADING + "\n" + "\n".join(lines)
+    return prompts.REDUCE_USER_ITEM.format(label=label, text=text)
 
 
 def group_items(items: list[Item], budget: int) -> list[list[Item]]:
@@ -82,8 +103,8 @@ def said_nothing(text: str) -> bool:
 
 
 def relevant(items: list[Item]) -> tuple[list[Item], int]:
-    """Drop answers that say the part held nothing relevant."""
-    kept = [i for i in items if not said_nothing(i.text)]
+    """Drop answers that say the part held nothing relevant (or nothing at all)."""
+    kept = [i for i in items if i.status != "empty" and not said_nothing(i.text)]
     return kept, len(items) - len(kept)
 
 
@@ -102,7 +123,7 @@ async def synthesize(
     if not items:
         return (
             f"No part of the input bears on the task ({total_parts} parts examined, "
-            "each answered NOTHING RELEVANT).\n",
+            "none with a finding or an answer beyond NOTHING RELEVANT).\n",
             summary,
         )
     settings = runner.settings
@@ -148,6 +169,7 @@ async def synthesize(
                 next_items.append(group[0])
                 continue
             outcome = outcomes.get(job.id) or cached(job)
+            evidence = merge([i.evidence for i in group])
             if was_cut(outcome):
                 smaller, ran = await redo_smaller(
                     runner,
@@ -156,19 +178,30 @@ async def synthesize(
                         _group_job(ws, level, n, half, halves_system, settings, total_parts), tag
                     ),
                     lambda half, text, level=level: Item(
-                        _group_label(level, half), text, _parts(half)
+                        _group_label(level, half),
+                        text,
+                        _parts(half),
+                        merge([i.evidence for i in half]),
+                        "synthesis",
                     ),
                 )
                 next_items += smaller
                 redone += ran
                 continue
-            next_items.append(Item(_group_label(level, group), outcome.text, _parts(group)))
+            write_json(
+                ws.evidence_dir / f"{job.id}.json",
+                {"inputs": job.meta["inputs"], "findings": evidence},
+            )
+            next_items.append(
+                Item(_group_label(level, group), outcome.text, _parts(group), evidence, "synthesis")
+            )
         usage, dollars = tally([*outcomes.values(), *redone])
         for k, v in usage.items():
             summary.usage[k] = summary.usage.get(k, 0) + v
         summary.cost += dollars
         summary.levels.append({"level": level, "groups": len(groups), "calls": len(calls)})
         items = next_items
+    summary.evidence = items[0].evidence
     return items[0].text, summary
 
 
@@ -248,11 +281,18 @@ def collect_answers(
     if last is None:
         raise RlmError(f"no map results in {ws.root}: run `rlm-sub map PROMPT -w {ws.root}` first")
     settings = Settings(model=last["model"], max_tokens=last["max_tokens"])
+    agentic = last.get("agentic", False)
     items, missing = [], []
-    for job in map_jobs(ws, manifest, last["task"], settings, last.get("agentic", False)):
+    for job in map_jobs(ws, manifest, last["task"], settings, agentic):
         outcome = cached(job)
         if outcome:
-            items.append(Item(f"{job.id} ({job.meta['sources']})", outcome.text or ""))
+            label = f"{job.id} ({job.meta['sources']})"
+            checked = check_answer(
+                outcome.text or "", ws.read_chunk(job.id), label, last["task"], not agentic
+            )
+            write_json(ws.evidence_dir / f"{job.id}.json", {"key": job.key, **checked.to_dict()})
+            rejected = len(checked.rejected)
+            items.append(Item(label, checked.text, 1, checked.findings, checked.status, rejected))
             continue
         record = read_json(job.slot.with_suffix(".json")) if job.slot else None
         why = "not answered yet"
@@ -289,6 +329,14 @@ async def reduce_step(
     text, summary = await synthesize(
         runner, ws, task, items, group_tokens, len(manifest["chunks"]), on_level
     )
+    summary.unverified = [i.label for i in items if i.status == "unverified"]
+    summary.rejected = sum(i.rejected for i in items)
+    text = text.rstrip() + "\n" + footer(summary.evidence, summary.unverified, summary.rejected)
+    write_json(
+        ws.root / "final.evidence.json",
+        {"findings": summary.evidence, "unverified": summary.unverified,
+         "rejected_quotes": summary.rejected},
+    )  # fmt: skip
     if missing:
         text = text.rstrip() + missing_footer(missing)
     skipped = skipped_inputs(manifest)
