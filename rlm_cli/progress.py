@@ -161,12 +161,14 @@ def human(n: float) -> str:
     return str(int(n))
 
 
-def usage_line(usage: dict[str, int], dollars: float | None = None) -> str:
-    """Token usage (and cost, when known) in one short phrase."""
+def usage_line(usage: dict[str, int], dollars: float | None = 0.0) -> str:
+    """Token usage and cost in one short phrase; dollars None means the price is unknown."""
     text = f"{human(usage.get('input_tokens', 0))} tokens in, {human(usage.get('output_tokens', 0))} out"
     cache = usage.get("cache_read_input_tokens", 0)
     if cache:
         text += f", {human(cache)} read from cache"
-    if dollars:
+    if dollars is None:
+        text += ", cost unknown (no price for the model: --price IN/OUT)"
+    elif dollars:
         text += f", ${dollars:.4f}" if dollars >= 0.0001 else ", <$0.0001"
     return text

@@ -28,7 +28,7 @@ echo "== ruff"
 ruff check .
 ruff format --check .
 echo "== shellcheck"
-shellcheck scripts/*.sh tests/*.sh tools/*.sh action/*.sh bin/rlm-sub hooks/*.sh
+shellcheck scripts/*.sh tests/*.sh tests/engine/*.sh tools/*.sh action/*.sh bin/rlm-sub hooks/*.sh
 echo "== bats"
 bats tests/bats
 echo "== pytest"

@@ -102,7 +102,7 @@ def test_batch_answers_match_live_ones_at_half_price_and_rerun_is_cached(
     [entry] = saved(batch_ws)["batches"]
     assert entry["status"] == "fetched" and len(entry["requests"]) == 6
 
-    routes = len(fake_api.routes)
+    routes = len(fake_api.api_routes())
     again = rlm(
         "map",
         "Summarise",
@@ -114,12 +114,12 @@ def test_batch_answers_match_live_ones_at_half_price_and_rerun_is_cached(
         env={"PYTHONPROFILEIMPORTTIME": "1"},
     )
     assert again.returncode == 0, again.stderr
-    assert len(fake_api.routes) == routes  # fully cached: not one request to the API
+    assert len(fake_api.api_routes()) == routes  # fully cached: not one request to the API
     assert "6 cached" in again.stderr
     imported = {line.split("|")[-1].strip() for line in again.stderr.splitlines() if "|" in line}
     assert "click" in imported and not {m for m in imported if m.startswith("anthropic")}
     live_again = rlm("map", "Summarise", "-w", str(batch_ws), "-m", MODEL)
-    assert live_again.returncode == 0 and len(fake_api.routes) == routes  # interchangeable
+    assert live_again.returncode == 0 and len(fake_api.api_routes()) == routes  # interchangeable
     assert status(batch_ws)["total"] == 6
 
 

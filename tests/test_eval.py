@@ -71,6 +71,9 @@ def test_a_finished_eval_resumes_without_calling_again(fake_api: FakeAPI, tmp_pa
     more = rlm(*args[:-2], "--trials", "3", "-o", str(out), "--json")
     assert json.loads(more.stdout)["ran"] == 4  # only the new trial of each size and method
     assert len(rows(out)) == 12
+    other = [a if a != "1000" else "800" for a in args]  # another --max-output: another setup
+    report = json.loads(rlm(*other, "--json").stdout)
+    assert report["ran"] == 8 and {r["trials"] for r in report["summary"]} == {2}
 
 
 def test_dry_run_estimates_without_calling(fake_api: FakeAPI, tmp_path: Path):

@@ -13,7 +13,7 @@ from typing import Any
 from rlm_cli.calls.backends.protocol import USAGE_FIELDS, Backend, CallError, Request, Response
 from rlm_cli.calls.depth import Tree
 from rlm_cli.calls.ledger import BudgetExceeded, Ledger
-from rlm_cli.calls.pricing import cost
+from rlm_cli.calls.pricing import add_cost, cost
 from rlm_cli.calls.records import (
     CallEnd,
     Spend,
@@ -52,6 +52,7 @@ class Job:
     key: str
     meta: dict[str, Any] = field(default_factory=dict)
     solve: Callable[[], Awaitable[str]] | None = None  # an agentic sub-agent instead of one call
+    split: bool = True  # on overflow, answer the halves; False: fail (nothing would merge them)
 
 
 @dataclass
@@ -95,14 +96,14 @@ def cached(job: Job) -> Outcome | None:
     return Outcome(job, "cached", text, record)
 
 
-def tally(outcomes: list[Outcome]) -> tuple[dict[str, int], float]:
-    """Total token usage and dollars spent by the calls behind these outcomes."""
+def tally(outcomes: list[Outcome]) -> tuple[dict[str, int], float | None]:
+    """Total token usage and dollars spent by the calls behind these outcomes (None: unknown)."""
     usage = dict.fromkeys(USAGE_FIELDS, 0)
-    dollars = 0.0
+    dollars: float | None = 0.0
     for o in outcomes:
         for k, v in o.record.get("usage", {}).items():
             usage[k] = usage.get(k, 0) + v
-        dollars += o.record.get("cost_usd") or 0.0
+        dollars = add_cost(dollars, o.record.get("cost_usd", 0.0))
     return usage, dollars
 
 
@@ -217,7 +218,7 @@ class Runner:
         try:
             response = await self.call(request, job.id, job.kind, spend)
         except CallError as e:
-            if e.kind != "overflow":
+            if e.kind != "overflow" or not job.split:
                 raise _Failed(str(e)) from None
             halves = split_text(material) if depth < MAX_SPLIT_DEPTH else None
             if halves is None:
@@ -260,11 +261,16 @@ class Runner:
         started, end = time.time(), CallEnd()
         try:
             async with self.slots:
+                # Waiting for one of --concurrency slots is queueing, not answering: the
+                # call's start, duration and --timeout clock begin once it has a slot.
+                end.queued_s = round(time.time() - started, 3)
+                started = time.time()
                 response = await self._attempts(request, end)
+            end.first_token_s = response.first_token_s
             dollars = response.cost_usd
             if dollars is None:
-                dollars = cost(s.model, response.usage) or 0.0
-            spend.cost += dollars
+                dollars = cost(s.model, response.usage)  # None: no price for this model
+            spend.cost = add_cost(spend.cost, dollars)
             end.status, end.usage, end.cost_usd = "ok", response.usage, dollars
             return response
         except CallError as e:

@@ -21,7 +21,7 @@ Environment:
   ANTHROPIC_BASE_URL  API endpoint (default: Anthropic's)
   RLM_MODEL, RLM_BACKEND, RLM_CONCURRENCY, RLM_CHUNK_TOKENS, RLM_MAX_OUTPUT, RLM_RETRIES,
   RLM_RETRY_DELAY, RLM_TIMEOUT, RLM_MAX_CALLS, RLM_MAX_TOKENS, RLM_MAX_COST, RLM_MAX_DEPTH,
-  RLM_MAX_TURNS, RLM_MAX_INPUT, RLM_WORKSPACE   defaults for the options of the same names
+  RLM_MAX_TURNS, RLM_MAX_INPUT, RLM_PRICE, RLM_WORKSPACE   defaults for the options of those names
   RLM_PROGRESS_INTERVAL  seconds between progress lines off a terminal (default 30)
   RLM_BATCH_POLL      first wait in seconds between polls of a --batch (default 5; backs off)
   RLM_DEPTH           this process's depth in a recursion tree (0 at the top; set for sub-agents)
@@ -39,10 +39,9 @@ def chunk_options(f: Callable[..., Any]) -> Callable[..., Any]:
             click.option(
                 "--chunk-tokens",
                 type=click.IntRange(min=1),
-                default=20_000,
-                show_default=True,
                 envvar="RLM_CHUNK_TOKENS",
-                help="Token budget of one chunk (estimated).",
+                help="Token budget of one chunk (estimated) [default: 20000, or what fits the "
+                "window a local engine reports].",
             ),
             click.option(
                 "--include",
@@ -86,7 +85,7 @@ def model_options(f: Callable[..., Any]) -> Callable[..., Any]:
     ]
     defaults = "; ".join([BACKENDS[DEFAULT_BACKEND].default_model, *others])
     names = ("model", "backend", "max_output", "concurrency", "retries", "timeout")
-    names += ("retry_delay", "max_calls", "max_tokens", "max_cost", "max_depth", "quiet")
+    names += ("retry_delay", "max_calls", "max_tokens", "max_cost", "price", "max_depth", "quiet")
     return grouped(
         "calls",
         make_calls,
@@ -110,19 +109,17 @@ def model_options(f: Callable[..., Any]) -> Callable[..., Any]:
             click.option(
                 "--max-output",
                 type=click.IntRange(min=1),
-                default=4096,
-                show_default=True,
                 envvar="RLM_MAX_OUTPUT",
-                help="max_tokens of each answer.",
+                help="max_tokens of each answer [default: 4096; for a local engine an eighth "
+                "of its window, or 1024].",
             ),
             click.option(
                 "--concurrency",
                 "-j",
                 type=click.IntRange(min=1, max=1000),
-                default=8,
-                show_default=True,
                 envvar="RLM_CONCURRENCY",
-                help="Calls in flight at once.",
+                help="Calls in flight at once [default: 8; a llama-server's slot count; 1 for "
+                "Ollama].",
             ),
             click.option(
                 "--retries",
@@ -164,7 +161,14 @@ def model_options(f: Callable[..., Any]) -> Callable[..., Any]:
                 "--max-cost",
                 type=click.FloatRange(min=0, min_open=True),
                 envvar="RLM_MAX_COST",
-                help="Dollar budget for the whole recursion tree, at list prices.",
+                help="Dollar budget for the whole recursion tree, at list prices (or --price).",
+            ),
+            click.option(
+                "--price",
+                metavar="IN/OUT",
+                envvar="RLM_PRICE",
+                help="Dollars per million input/output tokens, for a model not in the price "
+                "table (e.g. 0/0 for a local model); without one its cost reads 'unknown'.",
             ),
             click.option(
                 "--max-depth",

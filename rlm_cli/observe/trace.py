@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rlm_cli.calls.ledger import read_events
+from rlm_cli.calls.pricing import add_cost
 from rlm_cli.errors import RlmError
 from rlm_cli.workspace import Workspace, read_json
 
@@ -39,8 +40,10 @@ class Call:
     status: str = OPEN
     attempts: int = 0
     tokens: int = 0
-    cost: float = 0.0
+    cost: float | None = 0.0  # None: the model has no known price
     error: str | None = None
+    queued: float = 0.0  # seconds waiting for a --concurrency slot, before start
+    first_token: float | None = None  # streamed calls: seconds from start to the first text
     children: list[Call] = field(default_factory=list)
     notes: list[dict[str, Any]] = field(default_factory=list)
 
@@ -81,7 +84,7 @@ class Group:
     failed: int = 0
     open: int = 0
     tokens: int = 0
-    cost: float = 0.0
+    cost: float | None = 0.0  # None once any call's price is unknown
 
 
 def run_ids(events: Iterable[dict[str, Any]]) -> list[str]:
@@ -154,8 +157,11 @@ def _finish(c: Call, e: dict[str, Any]) -> None:
         c.end = c.start + float(e["duration_s"])
     c.attempts = int(e.get("attempts") or 0)
     c.tokens = sum(int(v or 0) for v in (e.get("usage") or {}).values())
-    c.cost = float(e.get("cost_usd") or 0.0)
+    raw = e.get("cost_usd", 0.0)
+    c.cost = None if raw is None else float(raw or 0.0)  # None: the model had no price
     c.error = e.get("error")
+    c.queued = float(e.get("queued_s") or 0.0)
+    c.first_token = e.get("first_token_s")
 
 
 def load(ws: Workspace, choice: str = "latest") -> list[Run]:
@@ -182,7 +188,7 @@ def groups(calls: Iterable[Call], key: Callable[[Call], Any]) -> list[Group]:
         g.failed += c.failed
         g.open += c.status == OPEN
         g.tokens += c.tokens
-        g.cost += c.cost
+        g.cost = add_cost(g.cost, c.cost)
     return [out[k] for k in sorted(out, key=str)]
 
 

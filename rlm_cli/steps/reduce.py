@@ -7,6 +7,7 @@ from typing import Any
 
 from rlm_cli import prompts
 from rlm_cli.calls.context import Context
+from rlm_cli.calls.pricing import add_cost, round_cost
 from rlm_cli.calls.runner import Job, Runner, Settings, cached, job_key, tally
 from rlm_cli.calls.windows import reduce_budget
 from rlm_cli.errors import EXIT_BUDGET, EXIT_PARTIAL, RlmError
@@ -40,7 +41,7 @@ class ReduceSummary:
     levels: list[dict[str, int]] = field(default_factory=list)
     dropped_irrelevant: int = 0
     usage: dict[str, int] = field(default_factory=dict)
-    cost: float = 0.0
+    cost: float | None = 0.0  # None: some call's model has no known price
     text: str = ""
     exit_code: int = 0
     answers: int = 0
@@ -63,7 +64,7 @@ class ReduceSummary:
             "unverified": self.unverified,
             "rejected_quotes": self.rejected,
             "usage": self.usage,
-            "cost_usd": round(self.cost, 6),
+            "cost_usd": round_cost(self.cost),
         }
 
 
@@ -198,7 +199,7 @@ async def synthesize(
         usage, dollars = tally([*outcomes.values(), *redone])
         for k, v in usage.items():
             summary.usage[k] = summary.usage.get(k, 0) + v
-        summary.cost += dollars
+        summary.cost = add_cost(summary.cost, dollars)
         summary.levels.append({"level": level, "groups": len(groups), "calls": len(calls)})
         items = next_items
     summary.evidence = items[0].evidence

@@ -16,6 +16,7 @@ from rlm_cli import prompts
 from rlm_cli.calls.backends.protocol import CallError, Request
 from rlm_cli.calls.context import Context
 from rlm_cli.calls.depth import Tree
+from rlm_cli.calls.engine import NO_TOOLS_FIX, tools_problem
 from rlm_cli.calls.records import Spend
 from rlm_cli.calls.runner import Job, Outcome, Runner, cached, job_key
 from rlm_cli.errors import EXIT_BUDGET, EXIT_PARTIAL, RlmError
@@ -30,6 +31,22 @@ from rlm_cli.workspace import Workspace, sha256
 LOCAL_TOOLS = ["list_files", "peek", "grep", "save", "read"]
 ALL_TOOLS = [*LOCAL_TOOLS, "query", "map", "final"]
 QUERY_BUDGET_CHUNKS = 4  # a query may hold this many chunk budgets of text; beyond, use map
+
+
+NO_TOOL_TURNS = 2  # the first turns answered without a tool call before solve gives up
+NO_TOOL_WHAT = (
+    f"the model answered its first {NO_TOOL_TURNS} turns in plain text without calling "
+    "a tool: it (or its engine) may offer no tool use, as small local models often do"
+)
+
+
+def toolbox_used(messages: list[dict[str, Any]]) -> bool:
+    """Whether any assistant turn so far called a tool."""
+    return any(
+        m["role"] == "assistant"
+        and any(b.get("type") == "tool_use" for b in m["content"] if isinstance(b, dict))
+        for m in messages
+    )
 
 
 @dataclass
@@ -78,6 +95,8 @@ class Solver:
             self.turn_call = self.runner.parent = spend.calls[-1]
             messages.append({"role": "assistant", "content": response.content})
             uses = [b for b in response.content if b.get("type") == "tool_use"]
+            if not uses and turn >= NO_TOOL_TURNS and not toolbox_used(messages):
+                raise CallError("failed", NO_TOOLS_FIX.format(what=NO_TOOL_WHAT))
             if not uses:
                 messages.append({"role": "user", "content": prompts.SOLVE_NUDGE})
                 continue
@@ -272,6 +291,9 @@ async def solve_command(
     chunk_tokens: int,
 ) -> str:
     """Build the index of the inputs and run the root loop at this process's depth."""
+    problem = tools_problem(ctx.settings.model)
+    if problem:
+        raise RlmError(problem)
     index = Index.build(paths)
     for s in index.skipped:
         ctx.reporter.warn(f"skipped {s['path']}: {s['reason']}")

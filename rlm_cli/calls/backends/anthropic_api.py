@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 
 import anthropic
 
@@ -17,6 +18,7 @@ from rlm_cli.calls.backends.protocol import (
     error_detail,
     message_params,
 )
+from rlm_cli.calls.engine import LOCAL_ENGINES, is_overflow, no_tools, probe
 from rlm_cli.errors import RlmError
 
 # Above this many output tokens a non-streaming request risks the SDK's long-request
@@ -42,9 +44,19 @@ class AnthropicBackend(MessagesApi):
         """Make one attempt; classify any failure as a CallError."""
         params = {**message_params(request), "timeout": timeout}
         client = self.clients[next(self._turn) % CLIENT_SHARDS]
+        first: float | None = None
         try:
-            if request.max_tokens > STREAM_ABOVE_MAX_TOKENS:
+            # A self-hosted engine's answers stream, so the trace can tell the time to the
+            # first token (prompt processing) from the time spent writing the answer.
+            if (
+                request.max_tokens > STREAM_ABOVE_MAX_TOKENS
+                or probe(request.model).name in LOCAL_ENGINES
+            ):
+                began = time.monotonic()
                 async with client.messages.stream(**params) as stream:
+                    async for event in stream:
+                        if first is None and event.type == "content_block_delta":
+                            first = round(time.monotonic() - began, 3)
                     message = await stream.get_final_message()
             else:
                 message = await client.messages.create(**params)
@@ -62,6 +74,7 @@ class AnthropicBackend(MessagesApi):
             usage,
             getattr(message, "_request_id", None),
             content=[b.model_dump(exclude_none=True) for b in message.content],
+            first_token_s=first,
         )
 
     async def count_tokens(self, request: Request) -> int:
@@ -89,8 +102,10 @@ def _classify(e: anthropic.APIStatusError) -> CallError:
     status = e.status_code
     detail = error_detail(e)
     etype = detail.split(" ", 1)[-1].split(":", 1)[0]
-    if "prompt is too long" in detail or status == 413:
+    if is_overflow(detail) or status == 413:  # each engine's way of saying it
         return CallError("overflow", detail, status)
+    if no_tools(detail):  # before the 5xx rule: llama-server says it with a 500
+        return CallError("fatal", no_tools(detail) or detail, status)
     if status in RETRYABLE_STATUS or etype in RETRYABLE_ERROR_TYPES:
         return CallError("retryable", detail, status, _retry_after(e.response.headers))
     if status == 401:

@@ -48,6 +48,7 @@ class Response:
     request_id: str | None = None
     content: list[dict[str, Any]] = field(default_factory=list)
     cost_usd: float | None = None
+    first_token_s: float | None = None  # streamed answers: seconds until the first text arrived
 
 
 RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
