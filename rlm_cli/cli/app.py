@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from rlm_cli import __version__
+from rlm_cli.cli.confine import ConfinedGroup
 from rlm_cli.cli.direct import query, solve
 from rlm_cli.cli.eval_command import eval_command
 from rlm_cli.cli.groups import Agents, Calls, Staging, batch_mode
@@ -40,6 +41,7 @@ from rlm_cli.errors import EXIT_CODES_HELP
 
 
 @click.group(
+    cls=ConfinedGroup,
     epilog="\b\n" + EXIT_CODES_HELP + "\n\n\b\n" + ENV_HELP,
     context_settings={"max_content_width": 100, "help_option_names": ["-h", "--help"]},
 )
