@@ -154,6 +154,9 @@ rlm_run() {
       ${opts[@]+"${opts[@]}"} ${RLM_EXTRA[@]+"${RLM_EXTRA[@]}"} >/dev/null
   ) || code=$?
   if [ "$code" -eq 0 ] && [ -s "$answer" ]; then
+    if grep -q '^Note: [0-9]* input file(s) were not read' "$answer"; then
+      rlm_info "some input files were not read (too large, binary, unreadable): the answer names them at its end"
+    fi
     rlm_info "answer in $answer"
     printf '%s\n' "$answer"
     return 0
