@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from rlm_cli.redact import scrub
+
 
 def progress_interval() -> float:
     """Seconds between progress lines off a terminal (RLM_PROGRESS_INTERVAL, default 30)."""
@@ -32,10 +34,10 @@ class Reporter:
 
     def info(self, message: str) -> None:
         if not self.quiet:
-            print(message, file=sys.stderr, flush=True)
+            print(scrub(message), file=sys.stderr, flush=True)
 
     def warn(self, message: str) -> None:
-        print(f"warning: {message}", file=sys.stderr, flush=True)
+        print(f"warning: {scrub(message)}", file=sys.stderr, flush=True)
 
     def line(self, label: str, total: int, started: float) -> str:
         """One progress line: calls done of total, failures, seconds since the start."""

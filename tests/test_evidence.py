@@ -145,8 +145,9 @@ def test_evidence_survives_three_reduce_levels_of_a_synthesis_that_drops_it(
     needles = tuple(n for n in range(60) if n % 5)
     needle_corpus(tmp_path / "src", 60, needles)
     ws = tmp_path / "ws"
+    # a 500-token synthesis budget must hold two answers of --max-output (checked up front)
     r = rlm("run", "FIND:needle", "src", "-w", str(ws), "--per-file", "--reduce-tokens", "500",
-            "--json", cwd=tmp_path)  # fmt: skip
+            "--max-output", "100", "--json", cwd=tmp_path)  # fmt: skip
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert len(out["reduce"]["levels"]) >= 3

@@ -46,7 +46,18 @@ def test_exact_count_through_a_multi_level_reduce(fake_api: FakeAPI, tmp_path: P
         (root / f"f{f:02d}.log").parent.mkdir(parents=True, exist_ok=True)
         (root / f"f{f:02d}.log").write_text("\n".join(lines) + "\n")
     ws = tmp_path / "ws"
-    r = rlm("run", "COUNT:apple", str(root), "-w", str(ws), "--per-file", "--reduce-tokens", "500")
+    r = rlm(
+        "run",
+        "COUNT:apple",
+        str(root),
+        "-w",
+        str(ws),
+        "--per-file",
+        "--reduce-tokens",
+        "500",
+        "--max-output",
+        "100",
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.split("\n---\n")[0].strip() == f"COUNT apple = {expected}"
     assert "Unverified: 40 answer(s) gave no checkable quote" in r.stdout  # counts quote nothing
@@ -73,6 +84,8 @@ def test_exact_count_with_30_percent_injected_faults(fake_api: FakeAPI, tmp_path
         "--per-file",
         "--reduce-tokens",
         "500",
+        "--max-output",  # a synthesis budget must hold two answers of --max-output
+        "100",
         "--retries",
         "12",
         "-j",
@@ -113,7 +126,18 @@ def test_a_failed_chunk_is_recorded_as_a_failure_never_as_an_answer(
 def test_rerun_after_one_edit_calls_only_for_the_changed_chunk(fake_api: FakeAPI, tmp_path: Path):
     root = corpus(tmp_path / "src", files=12, lines=10)
     ws = tmp_path / "ws"
-    args = ["run", "COUNT:alpha", str(root), "-w", str(ws), "--per-file", "--reduce-tokens", "500"]
+    args = [
+        "run",
+        "COUNT:alpha",
+        str(root),
+        "-w",
+        str(ws),
+        "--per-file",
+        "--reduce-tokens",
+        "500",
+        "--max-output",
+        "100",
+    ]
     first = rlm(*args)
     assert first.returncode == 0, first.stderr
     maps_before = len(fake_api.calls(MAP))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -12,7 +13,7 @@ from typing import Any
 
 from rlm_cli.calls.backends.protocol import USAGE_FIELDS, Backend, CallError, Request, Response
 from rlm_cli.calls.depth import Tree
-from rlm_cli.calls.ledger import BudgetExceeded, Ledger
+from rlm_cli.calls.ledger import BudgetExceeded, Ledger, upper_tokens
 from rlm_cli.calls.pricing import add_cost, cost
 from rlm_cli.calls.records import (
     CallEnd,
@@ -24,7 +25,7 @@ from rlm_cli.calls.records import (
     when_budget_allows,
 )
 from rlm_cli.errors import EXIT_UNREACHABLE, RlmError
-from rlm_cli.inputs.chunking import estimate_tokens, split_text
+from rlm_cli.inputs.chunking import split_text
 from rlm_cli.workspace import read_json, sha256
 
 DEFAULT_CONCURRENCY = 8
@@ -246,14 +247,20 @@ class Runner:
         own_turn = kind == "solve"
         depth = self.tree.depth if own_turn else self.tree.depth + 1
         parent = self.tree.parent if own_turn else self.parent
-        est_in = estimate_tokens(request.system) + estimate_tokens(request.user)
-        if request.messages:
-            est_in += sum(estimate_tokens(str(m.get("content"))) for m in request.messages)
+        est_in = booked_tokens(request)
+        est_tokens = est_in + request.max_tokens
         est_cost = estimated_cost(s.model, est_in, request.max_tokens, self.ledger)
-        fields = start_fields(job_id, kind, depth, parent, s.model)
-        call = await when_budget_allows(
-            lambda: self.ledger.start(est_in + request.max_tokens, est_cost, **fields)
-        )
+        extra: dict[str, Any] = {}
+        if getattr(self.backend, "name", "") == "claude-code":  # a session: many turns
+            extra["reserve"] = "claude-agent" if self.tree.children_may_delegate else "claude-leaf"
+            default = CLAUDE_AGENT if self.tree.children_may_delegate else CLAUDE_LEAF
+            est_tokens, est_cost = self.ledger.reserve(
+                extra["reserve"], est_tokens, est_cost, default
+            )
+            if self.ledger.budget.max_cost is not None:
+                request.max_budget_usd = est_cost  # claude stops the session at its booking
+        fields = start_fields(job_id, kind, depth, parent, s.model, **extra)
+        call = await when_budget_allows(lambda: self.ledger.start(est_tokens, est_cost, **fields))
         spend.calls.append(call)
         request.child_env = self.tree.child_env(
             call, self.ledger.path, self.ledger.run, self.ledger.budget
@@ -275,6 +282,8 @@ class Runner:
             return response
         except CallError as e:
             end.status, end.error = "failed", str(e)
+            if e.spent is not None:  # what a failed session spent still counts against budgets
+                end.usage, end.cost_usd = e.spent
             raise
         except RlmError as e:
             end.status, end.error = "fatal", e.message
@@ -320,7 +329,9 @@ class Runner:
                         else ""
                     )
                     tries = f"{attempt} attempt{'' if attempt == 1 else 's'}"
-                    raise CallError("failed", f"{error} (gave up after {tries}{late})")
+                    raise CallError(
+                        "failed", f"{error} (gave up after {tries}{late})", spent=error.spent
+                    )
                 raise error
             await asyncio.sleep(delay)
 
@@ -329,3 +340,16 @@ class Runner:
         return min(self.settings.backoff_base * 2 ** (attempt - 1), MAX_BACKOFF) * random.uniform(
             0.5, 1.0
         )
+
+
+CLAUDE_AGENT = (500_000, 0.25)  # tokens, dollars booked for a claude -p agent until one ends
+CLAUDE_LEAF = (50_000, 0.05)  # and for a tool-less one (Claude Code adds its own turns' costs)
+
+
+def booked_tokens(request: Request) -> int:
+    """The input tokens a call is booked at: an upper bound, over every part of the request."""
+    texts = [request.system, request.user]
+    texts += [json.dumps(m.get("content"), ensure_ascii=False) for m in request.messages or []]
+    if request.tools:
+        texts.append(json.dumps(request.tools, ensure_ascii=False))
+    return upper_tokens(*texts, tools=bool(request.tools))

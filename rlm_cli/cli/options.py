@@ -56,7 +56,10 @@ def chunk_options(f: Callable[..., Any]) -> Callable[..., Any]:
                 help="Skip files and directories matching GLOB (repeatable).",
             ),
             click.option(
-                "--no-gitignore", is_flag=True, help="Read files that .gitignore excludes."
+                "--no-gitignore",
+                is_flag=True,
+                help="Read files that .gitignore excludes (in a git checkout: the untracked "
+                "ones it ignores; tracked files are always read).",
             ),
             click.option(
                 "--per-file",
@@ -68,7 +71,8 @@ def chunk_options(f: Callable[..., Any]) -> Callable[..., Any]:
                 type=click.IntRange(min=1),
                 default=10 * 1024 * 1024,
                 show_default=True,
-                help="Skip (and record) files larger than this.",
+                help="Skip (and record) files larger than this found by walking a directory; "
+                "a file you name (or -) is read whatever its size.",
             ),
         ],
     )(f)
@@ -235,7 +239,9 @@ def reduce_options(f: Callable[..., Any]) -> Callable[..., Any]:
         "--reduce-tokens",
         type=click.IntRange(min=500),
         default=None,
-        help="Token budget of one synthesis request [default: the chunk budget].",
+        help="Token budget of one synthesis request [default: half the model's context "
+        "window, less --max-output]. Must hold two answers of --max-output; checked before "
+        "any call.",
     )(f)
 
 

@@ -9,6 +9,7 @@ from rlm_cli.calls.ledger import read_events
 from rlm_cli.calls.pricing import round_cost, show_cost
 from rlm_cli.errors import RlmError
 from rlm_cli.observe.trace import Call, build, groups, run_ids, total
+from rlm_cli.progress import Reporter
 from rlm_cli.workspace import Workspace, read_json
 
 
@@ -22,7 +23,7 @@ def gather(ws: Workspace) -> dict[str, Any]:
         record = read_json(path)
         statuses[record.get("status", "unknown") if record else "unreadable"] += 1
     chunks = len(manifest["chunks"]) if manifest else 0
-    events = list(read_events(ws.trace_path))
+    events = list(read_events(ws.trace_path, Reporter().warn))
     calls = [c for run in run_ids(events) for c in build(events, run).calls]
     return {
         "workspace": str(ws.root),

@@ -15,12 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rlm_cli.calls.ledger import read_events
+from rlm_cli.calls.ledger import alive, read_events
 from rlm_cli.calls.pricing import add_cost
 from rlm_cli.errors import RlmError
+from rlm_cli.progress import Reporter
+from rlm_cli.redact import scrub
 from rlm_cli.workspace import Workspace, read_json
 
-OPEN = "open"  # a start with no end: still in flight, or its process was killed
+OPEN = "open"  # a start with no end, its process still running: in flight
+KILLED = "killed"  # a start with no end whose process is gone (killed, or crashed)
 RESULT_DIRS = {"results", "queries"}  # folders whose <id>.json records name their call_ids
 
 
@@ -131,6 +134,10 @@ def build(events: Iterable[dict[str, Any]], run: str) -> Run:
                 model=str(e.get("model") or "?"),
                 start=float(e.get("t") or 0.0),
             )
+            pid = e.get("pid")
+            if not e.get("batch") and isinstance(pid, int) and not alive(pid):
+                calls[e["call"]].status = KILLED  # until an end event says otherwise (a batch
+                # request stays in flight at the API after its submitter stopped)
         elif kind == "end" and e.get("call") in calls:
             _finish(calls[e["call"]], e)
         elif kind == "note":
@@ -159,7 +166,7 @@ def _finish(c: Call, e: dict[str, Any]) -> None:
     c.tokens = sum(int(v or 0) for v in (e.get("usage") or {}).values())
     raw = e.get("cost_usd", 0.0)
     c.cost = None if raw is None else float(raw or 0.0)  # None: the model had no price
-    c.error = e.get("error")
+    c.error = scrub(str(e["error"])) if e.get("error") else None  # also a ledger written before
     c.queued = float(e.get("queued_s") or 0.0)
     c.first_token = e.get("first_token_s")
 
@@ -172,7 +179,7 @@ def load(ws: Workspace, choice: str = "latest") -> list[Run]:
             f"no trace in {ws.root} (trace.jsonl is written by the calls of a run): run "
             f"`rlm-sub map`, `rlm-sub run` or `rlm-sub solve` with -w {ws.root} first"
         )
-    events = list(read_events(path))
+    events = list(read_events(path, Reporter().warn))
     ids = pick_runs(run_ids(events), choice)
     if not ids:
         raise RlmError(f"{path} holds no calls yet: run `rlm-sub map` or `rlm-sub run` first")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from rlm_cli import prompts
@@ -11,8 +12,8 @@ from rlm_cli.calls.engine import context_window, is_overflow
 from rlm_cli.calls.pricing import round_cost
 from rlm_cli.calls.runner import Job, tally
 from rlm_cli.errors import EXIT_BUDGET, EXIT_PARTIAL, RlmError
-from rlm_cli.inputs.chunking import estimate_tokens, render_files
-from rlm_cli.inputs.sources import Filters, Report, iter_sources
+from rlm_cli.inputs.chunking import BYTES_PER_TOKEN, estimate_tokens, render_files
+from rlm_cli.inputs.sources import Filters, Report, iter_sources, release
 from rlm_cli.progress import usage_line
 from rlm_cli.workspace import sha256
 
@@ -31,8 +32,13 @@ async def query_step(
         reporter.warn(f"skipped {s['path']}: {s['reason']}")
     if not sources:
         raise RlmError(f"no input text in {', '.join(paths)}")
-    text = render_files(sources)
-    tokens = estimate_tokens(text)
+    try:  # sizes first: a huge named file is refused before it is read into memory
+        tokens = sum(math.ceil(s.size / BYTES_PER_TOKEN) for s in sources)
+        text = render_files(sources) if tokens <= max_input else ""
+    finally:
+        for s in sources:
+            release(s)
+    tokens = max(tokens, estimate_tokens(text))
     if tokens > max_input:
         raise RlmError(
             f"input is ~{tokens:,} tokens, over the query budget of {max_input:,}: use "

@@ -9,9 +9,12 @@ from rlm_cli import prompts
 from rlm_cli.calls.context import Context
 from rlm_cli.calls.pricing import add_cost, round_cost
 from rlm_cli.calls.runner import Job, Runner, Settings, cached, job_key, tally
+from rlm_cli.calls.windows import reduce_budget
 from rlm_cli.errors import EXIT_BUDGET, EXIT_PARTIAL, RlmError
 from rlm_cli.inputs.chunking import estimate_tokens
 from rlm_cli.progress import plural, usage_line
+from rlm_cli.steps.coverage import skipped_footer, skipped_inputs
+from rlm_cli.steps.cut import redo_smaller, was_cut
 from rlm_cli.steps.evidence import check_answer, cite, footer, merge
 from rlm_cli.steps.jobs import last_map, map_jobs
 from rlm_cli.workspace import Workspace, atomic_write, read_json, sha256, write_json
@@ -43,6 +46,7 @@ class ReduceSummary:
     exit_code: int = 0
     answers: int = 0
     missing: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)  # input files not read
     evidence: list[dict[str, Any]] = field(default_factory=list)
     unverified: list[str] = field(default_factory=list)
     rejected: int = 0
@@ -55,6 +59,7 @@ class ReduceSummary:
             "calls": sum(level["calls"] for level in self.levels),
             "dropped_irrelevant": self.dropped_irrelevant,
             "not_covered": self.missing,
+            "skipped_inputs": self.skipped,
             "evidence": self.evidence,
             "unverified": self.unverified,
             "rejected_quotes": self.rejected,
@@ -123,6 +128,7 @@ async def synthesize(
             summary,
         )
     settings = runner.settings
+    halves_system = prompts.REDUCE_SYSTEM.format(task=task, closing=prompts.REDUCE_INTERMEDIATE)
     level = 0
     while len(items) > 1:
         level += 1
@@ -140,7 +146,7 @@ async def synthesize(
             _group_job(ws, level, n, group, system, settings, total_parts)
             for n, group in enumerate(groups, 1)
         ]
-        calls = [j for j in jobs if j is not None and not cached(j)]
+        calls = [j for j in jobs if j is not None and (not (c := cached(j)) or was_cut(c))]
         if on_level:
             on_level(level, len(calls))
         outcomes = {o.job.id: o for o in await runner.run(calls)}
@@ -158,26 +164,39 @@ async def synthesize(
                 EXIT_PARTIAL,
             )
         next_items = []
-        for job, group in zip(jobs, groups, strict=True):
+        redone = []
+        for n, (job, group) in enumerate(zip(jobs, groups, strict=True), 1):
             if job is None:
                 next_items.append(group[0])
                 continue
             outcome = outcomes.get(job.id) or cached(job)
             evidence = merge([i.evidence for i in group])
+            if was_cut(outcome):
+                smaller, ran = await redo_smaller(
+                    runner,
+                    group,
+                    lambda half, tag, n=n, level=level: _tagged(
+                        _group_job(ws, level, n, half, halves_system, settings, total_parts), tag
+                    ),
+                    lambda half, text, level=level: Item(
+                        _group_label(level, half),
+                        text,
+                        _parts(half),
+                        merge([i.evidence for i in half]),
+                        "synthesis",
+                    ),
+                )
+                next_items += smaller
+                redone += ran
+                continue
             write_json(
                 ws.evidence_dir / f"{job.id}.json",
                 {"inputs": job.meta["inputs"], "findings": evidence},
             )
             next_items.append(
-                Item(
-                    _group_label(level, group),
-                    outcome.text,
-                    sum(i.parts for i in group),
-                    evidence,
-                    "synthesis",
-                )
+                Item(_group_label(level, group), outcome.text, _parts(group), evidence, "synthesis")
             )
-        usage, dollars = tally(list(outcomes.values()))
+        usage, dollars = tally([*outcomes.values(), *redone])
         for k, v in usage.items():
             summary.usage[k] = summary.usage.get(k, 0) + v
         summary.cost = add_cost(summary.cost, dollars)
@@ -185,6 +204,17 @@ async def synthesize(
         items = next_items
     summary.evidence = items[0].evidence
     return items[0].text, summary
+
+
+def _parts(group: list[Item]) -> int:
+    return sum(i.parts for i in group)
+
+
+def _tagged(job: Job | None, tag: str) -> Job | None:
+    """A half of a cut group's job: its own id and slot beside the group's."""
+    if job is not None and job.slot is not None:
+        job.id, job.slot = job.id + tag, job.slot.with_name(job.slot.name + tag)
+    return job
 
 
 def _group_label(level: int, group: list[Item]) -> str:
@@ -223,6 +253,16 @@ def _group_job(
         key=job_key(settings, "reduce", system, sha256(material)),
         meta={"inputs": [i.label for i in group]},
     )
+
+
+def synthesis_budget(task: str, settings: Settings, given: int | None) -> int:
+    """The token budget of one synthesis request (see calls/windows.py); refuses one that
+    cannot combine answers, before any call is paid for."""
+    overhead = estimate_tokens(
+        prompts.REDUCE_SYSTEM.format(task=task, closing=prompts.REDUCE_FINAL)
+        + prompts.REDUCE_USER_TAIL
+    )
+    return reduce_budget(settings.model, settings.max_tokens, given, overhead)
 
 
 def missing_footer(missing: list[dict[str, Any]]) -> str:
@@ -280,7 +320,7 @@ async def reduce_step(
         )
     if not items:
         raise RlmError("no chunk has an answer to synthesize: every map call failed", EXIT_PARTIAL)
-    group_tokens = reduce_tokens or manifest["settings"]["chunk_tokens"]
+    group_tokens = synthesis_budget(task, ctx.settings, reduce_tokens)
     runner = ctx.runner(ws)
 
     def on_level(level: int, calls: int) -> None:
@@ -300,6 +340,10 @@ async def reduce_step(
     )  # fmt: skip
     if missing:
         text = text.rstrip() + missing_footer(missing)
+    skipped = skipped_inputs(manifest)
+    if skipped:
+        text = text.rstrip() + skipped_footer(skipped)
+        reporter.warn(f"{len(skipped)} input file(s) not read (named at the end of the answer)")
     atomic_write(ws.final_path, text if text.endswith("\n") else text + "\n")
     calls = sum(level["calls"] for level in summary.levels)
     reporter.info(
@@ -309,6 +353,7 @@ async def reduce_step(
         f"{usage_line(summary.usage, summary.cost)}; answer in {ws.final_path}"
     )
     summary.text, summary.answers, summary.missing = text, len(items), missing
+    summary.skipped = skipped
     if missing:
         reporter.warn(f"{len(missing)} part(s) not covered (listed at the end of {ws.final_path})")
         summary.exit_code = EXIT_PARTIAL

@@ -8,6 +8,7 @@ themselves solve loops one level deeper, until the depth limit makes them plain 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -102,7 +103,7 @@ class Solver:
                 continue
             results = []
             for use in uses:
-                if use["name"] == "final":
+                if use["name"] == "final" and _fits("final", use["input"]):
                     return self._final(toolbox, use["input"])
                 text, is_error = await self._run_tool(toolbox, index, use["name"], use["input"])
                 self.runner.ledger.note(
@@ -135,6 +136,8 @@ class Solver:
         """Run one tool; a mistake of the model's comes back as an error result, not a crash."""
         try:
             check_arguments(name, args)
+            if name == "grep":  # off the event loop: other agents' calls go on while it runs
+                return await asyncio.to_thread(toolbox.grep, **args), False
             if name in LOCAL_TOOLS:
                 return getattr(toolbox, name)(**args), False
             if name == "query":
@@ -275,6 +278,14 @@ class Solver:
         return outcomes
 
 
+def _fits(name: str, args: Any) -> bool:
+    try:
+        check_arguments(name, args)
+    except ToolError:
+        return False
+    return True
+
+
 def relevant_answers(answers: list[tuple[Job, str]]) -> tuple[list[tuple[Job, str]], int]:
     """Drop answers that say NOTHING RELEVANT (code decides, as in reduce)."""
     kept = [(j, t) for j, t in answers if not said_nothing(t)]
@@ -294,7 +305,7 @@ async def solve_command(
     problem = tools_problem(ctx.settings.model)
     if problem:
         raise RlmError(problem)
-    index = Index.build(paths)
+    index = Index.build(paths, exclude=ws.root)
     for s in index.skipped:
         ctx.reporter.warn(f"skipped {s['path']}: {s['reason']}")
     ctx.check_credentials()

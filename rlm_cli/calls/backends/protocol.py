@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from rlm_cli.errors import RlmError
+from rlm_cli.redact import scrub
 
 USAGE_FIELDS = (
     "input_tokens",
@@ -32,6 +33,7 @@ class Request:
     tools: list[dict[str, Any]] | None = None
     tool_choice: dict[str, Any] | None = None
     child_env: dict[str, str] | None = None  # for backends that start a process per call
+    max_budget_usd: float | None = None  # a session's own cap (claude -p), set under --max-cost
 
 
 @dataclass
@@ -96,12 +98,16 @@ class CallError(Exception):
         message: str,
         status: int | None = None,
         retry_after: float | None = None,
+        spent: tuple[dict[str, int], float] | None = None,
         unreachable: bool = False,
     ) -> None:
+        """spent: the usage and dollars a failed call still cost (a claude -p session)."""
+        message = scrub(message)  # stored in results/*.json and the trace: no secret, no escape
         super().__init__(message)
         self.kind = kind
         self.status = status
         self.retry_after = retry_after
+        self.spent = spent
         self.unreachable = unreachable  # no connection to the endpoint at all
 
 
