@@ -152,7 +152,7 @@ def test_the_last_turn_must_call_final(fake_api: FakeAPI, tmp_path: Path):
 def test_solve_needs_the_messages_api(tmp_path: Path, backend_args: list[str]):
     (tmp_path / "a.txt").write_text("x\n")
     r = rlm("solve", "Q", "a.txt", *backend_args, cwd=tmp_path)
-    assert r.returncode == 1 and "Messages API" in r.stderr
+    assert r.returncode == 2 and "is not one of 'auto', 'anthropic'" in r.stderr  # not offered
 
 
 def test_map_agentic_gives_each_chunk_a_solve_loop(fake_api: FakeAPI, tmp_path: Path):
