@@ -1,5 +1,7 @@
 """Exit codes and the plain error type the core raises for user-facing failures."""
 
+from rlm_cli.redact import scrub
+
 EXIT_OK = 0
 EXIT_ERROR = 1  # bad input, configuration, authentication: the message names the fix
 EXIT_USAGE = 2  # click's own code for a malformed command line
@@ -27,6 +29,7 @@ class RlmError(Exception):
     """A user-facing error with an exit code; the command line prints it as 'Error: ...'."""
 
     def __init__(self, message: str, exit_code: int = EXIT_ERROR) -> None:
+        message = scrub(message)  # printed, and sometimes stored: no secret, no terminal escape
         super().__init__(message)
         self.message = message
         self.exit_code = exit_code

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from rlm_cli.redact import scrub
+
 
 def progress_interval() -> float:
     """Seconds between progress lines off a terminal (RLM_PROGRESS_INTERVAL, default 30)."""
@@ -32,10 +34,10 @@ class Reporter:
 
     def info(self, message: str) -> None:
         if not self.quiet:
-            print(message, file=sys.stderr, flush=True)
+            print(scrub(message), file=sys.stderr, flush=True)
 
     def warn(self, message: str) -> None:
-        print(f"warning: {message}", file=sys.stderr, flush=True)
+        print(f"warning: {scrub(message)}", file=sys.stderr, flush=True)
 
     def line(self, label: str, total: int, started: float) -> str:
         """One progress line: calls done of total, failures, seconds since the start."""
@@ -161,12 +163,14 @@ def human(n: float) -> str:
     return str(int(n))
 
 
-def usage_line(usage: dict[str, int], dollars: float | None = None) -> str:
-    """Token usage (and cost, when known) in one short phrase."""
+def usage_line(usage: dict[str, int], dollars: float | None = 0.0) -> str:
+    """Token usage and cost in one short phrase; dollars None means the price is unknown."""
     text = f"{human(usage.get('input_tokens', 0))} tokens in, {human(usage.get('output_tokens', 0))} out"
     cache = usage.get("cache_read_input_tokens", 0)
     if cache:
         text += f", {human(cache)} read from cache"
-    if dollars:
+    if dollars is None:
+        text += ", cost unknown (no price for the model: --price IN/OUT)"
+    elif dollars:
         text += f", ${dollars:.4f}" if dollars >= 0.0001 else ", <$0.0001"
     return text

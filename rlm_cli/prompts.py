@@ -17,9 +17,13 @@ a tab.
 
 Rules:
 - Use only the text in your part. Do not guess about files or lines you cannot see.
-- Cite evidence as PATH:LINE (or PATH:A-B) from the headers and line numbers.
-- Be terse and structured: short bullet points, no preamble, no closing summary.
-- Counts and lists: give exact figures for this part alone; the combining step adds them up.
+- Give each finding on one line of its own, in this form:
+  PATH:LINE: "exact words copied from that line" - what it shows
+  Copy the quoted words exactly as they appear after the line number. Every quote is looked \
+up at its PATH:LINE by code; a quote that is not there is thrown away.
+- Counts or a short summary for this part, if the task asks for them, go on lines of their \
+own after the findings; give exact figures for this part alone (the combining step adds them up).
+- Be terse: no preamble, no closing summary.
 - If nothing in this part bears on the task, reply with exactly: NOTHING RELEVANT
 
 The task:
@@ -39,6 +43,9 @@ Each answer below covers a different part of one large input; the parts do not o
 Rules:
 - Merge them into one answer to the task. Keep every distinct finding, merge duplicates, \
 and keep PATH:LINE citations exactly as given.
+- Findings of the form PATH:LINE: "quote" were checked against the input by code. An answer \
+marked unverified gave no checkable quote: when it disagrees with checked findings, trust the \
+checked findings.
 - Add up counts and figures across the answers exactly; never count one item twice.
 - Do not invent anything that no answer supports; if answers disagree, say so.
 {closing}
@@ -58,6 +65,10 @@ REDUCE_USER_ITEM = """\
 <answer source="{label}">
 {text}
 </answer>"""
+
+UNVERIFIED_MARK = " - unverified: no checkable quote"
+
+EVIDENCE_HEADING = "Checked findings behind this answer:"
 
 REDUCE_USER_TAIL = """\
 These {count} answers cover {coverage}. Combine them into one answer to the task."""

@@ -15,6 +15,58 @@ from typing import Any
 from rlm_cli.errors import RlmError
 
 MANIFEST_VERSION = 1
+ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+TMP_RE = re.compile(r"\..+\.(\d+)\.[^.]+\.tmp")  # atomic_write's temp names carry the writer's pid
+
+
+def check_id(value: object, where: Path) -> str:
+    """An id read from a workspace file, refused unless it is a plain file name."""
+    if not isinstance(value, str) or not ID_RE.fullmatch(value):
+        raise RlmError(
+            f"{where} names an id {value!r} that is not a plain file name: the file was "
+            "edited by hand or by another program; delete the workspace and re-run"
+        )
+    return value
+
+
+def alive(pid: object) -> bool:
+    """Whether a process with this id is running."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def check_links(root: Path) -> None:
+    """Refuse a workspace holding a symlink anywhere inside; remove temp files of dead writers.
+
+    Every write into a workspace goes to a path inside it, so with no link inside nothing is
+    written or deleted through one. The temp files a killed writer left are removed here.
+    """
+    if root.is_symlink():
+        raise RlmError(f"workspace {root} is a symbolic link: use the real folder it points to")
+    for parent in [p for p in root.parents if not p.is_absolute() and str(p) != "."]:
+        if parent.is_symlink():
+            raise RlmError(f"workspace {root}: {parent} is a symbolic link; use a real folder")
+    if not root.is_dir():
+        return
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = Path(folder) / name
+            if path.is_symlink():
+                raise RlmError(
+                    f"workspace {root} holds a symbolic link ({path}): rlm-sub never reads or "
+                    "writes through one; remove it (or the workspace) and re-run"
+                )
+        for name in files:
+            stale = TMP_RE.fullmatch(name)
+            if stale and not alive(int(stale.group(1))):
+                (Path(folder) / name).unlink(missing_ok=True)
 
 
 def atomic_write(path: Path, data: str | bytes, durable: bool = True) -> None:
@@ -25,7 +77,8 @@ def atomic_write(path: Path, data: str | bytes, durable: bool = True) -> None:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    prefix = f".{path.name}.{os.getpid()}."
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(raw)
@@ -84,6 +137,9 @@ class Workspace:
 
     root: Path
 
+    def __post_init__(self) -> None:
+        check_links(self.root)
+
     @property
     def manifest_path(self) -> Path:
         return self.root / "manifest.json"
@@ -101,6 +157,10 @@ class Workspace:
         return self.root / "reduce"
 
     @property
+    def evidence_dir(self) -> Path:
+        return self.root / "evidence"
+
+    @property
     def final_path(self) -> Path:
         return self.root / "final.md"
 
@@ -109,7 +169,7 @@ class Workspace:
         return self.root / "trace.jsonl"
 
     def chunk_path(self, chunk_id: str) -> Path:
-        return self.chunks_dir / f"{chunk_id}.txt"
+        return self.chunks_dir / f"{check_id(chunk_id, self.manifest_path)}.txt"
 
     def load_manifest(self) -> dict[str, Any]:
         """The manifest, or an error that says to run `rlm-sub chunk` first."""
@@ -124,6 +184,8 @@ class Workspace:
                 f"{self.manifest_path} was written by another rlm-sub version; "
                 "re-run `rlm-sub chunk` to restage"
             )
+        for chunk in manifest.get("chunks") or []:
+            check_id(chunk.get("id") if isinstance(chunk, dict) else chunk, self.manifest_path)
         return manifest
 
     def read_chunk(self, chunk_id: str) -> str:

@@ -90,6 +90,7 @@ rlm_make_outdir() {
       n=$((n + 1))
     done
   fi
+  rlm_refuse_links "$dir"
   if [ -e "$dir" ] && [ ! -d "$dir" ]; then
     rlm_usage_error "output path exists and is not a directory: $dir"
   fi
@@ -98,6 +99,31 @@ rlm_make_outdir() {
     printf '# rlm-sub workspaces: never commit them\n*\n' >.rlm/.gitignore
   fi
   RLM_OUT=$(cd "$dir" && pwd)
+}
+
+# rlm_refuse_links DIR: refuse an output folder that is, lies under, or holds a symbolic
+# link (a pull request can commit one), so that nothing is ever written through a link.
+# For a relative DIR every folder on the way down from here is checked.
+rlm_refuse_links() {
+  local dir=$1 part path="" found
+  if [ "${dir#/}" = "$dir" ]; then
+    local IFS=/
+    for part in $dir; do
+      if [ -z "$part" ] || [ "$part" = "." ]; then continue; fi
+      path=${path:+$path/}$part
+      if [ -L "$path" ]; then
+        rlm_die "refused: $path is a symbolic link; the output folder must be a real folder (choose another -o)"
+      fi
+    done
+  elif [ -L "$dir" ]; then
+    rlm_die "refused: $dir is a symbolic link; the output folder must be a real folder (choose another -o)"
+  fi
+  if [ -d "$dir" ]; then
+    found=$(find "$dir" -type l -print 2>/dev/null | head -n 1)
+    if [ -n "$found" ]; then
+      rlm_die "refused: the output folder $dir holds a symbolic link ($found); nothing is written through one. Remove it, or choose another -o"
+    fi
+  fi
 }
 
 # rlm_prompt_file: write stdin (a heredoc) to $RLM_OUT/prompt.md, the task passed as @file.
@@ -128,6 +154,9 @@ rlm_run() {
       ${opts[@]+"${opts[@]}"} ${RLM_EXTRA[@]+"${RLM_EXTRA[@]}"} >/dev/null
   ) || code=$?
   if [ "$code" -eq 0 ] && [ -s "$answer" ]; then
+    if grep -q '^Note: [0-9]* input file(s) were not read' "$answer"; then
+      rlm_info "some input files were not read (too large, binary, unreadable): the answer names them at its end"
+    fi
     rlm_info "answer in $answer"
     printf '%s\n' "$answer"
     return 0

@@ -2,7 +2,8 @@
 
 This file describes it, re-exports what tests use, and is the program bats starts; the parts
 are fake_model.py (what it accepts and answers), fake_server.py (the HTTP/SSE server and
-FakeAPI) and fake_batches.py (the Message Batches endpoints).
+FakeAPI), fake_batches.py (the Message Batches endpoints) and fake_engines.py (Config.engine
+plays llama-server, Ollama or vLLM: their probes, errors and any model name).
 
 The real `anthropic` SDK reaches it through ANTHROPIC_BASE_URL. The fake "model" answers by
 rules a test can predict, driven by directives anywhere in the request:
@@ -60,6 +61,7 @@ def main() -> None:
     parser.add_argument("--fault-rate", type=float, default=0.0)
     parser.add_argument("--fault-kinds", default="429,529,500,drop")
     parser.add_argument("--seed", type=int)
+    parser.add_argument("--engine", choices=["llama-server", "ollama", "vllm"])
     args = parser.parse_args()
     config = Config(
         context_window=args.context_window,
@@ -67,6 +69,7 @@ def main() -> None:
         fault_rate=args.fault_rate,
         fault_kinds=args.fault_kinds.split(","),
         seed=args.seed,
+        engine=args.engine,
     )
     api = FakeAPI(config, port=args.port)
     if args.port_file:

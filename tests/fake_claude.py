@@ -6,11 +6,15 @@ $FAKE_CLAUDE_LOG (argv, stdin, the system prompt file, selected environment vari
 behaves according to $FAKE_CLAUDE_MODE:
 
   ok          answer like the fake API's model, as an --output-format json result
-  delegate    like ok, but first run `rlm-sub query` on the task (as an agent using Bash would)
+  delegate    like ok, but first run `rlm-sub query` on the task (as an agent using Bash would);
+              $FAKE_CLAUDE_NESTED, a JSON list, replaces that command line
   exit1       print an error result and exit 1
   subtype     exit 0 with subtype "error_max_turns"
   is_error    exit 0, subtype "success", but is_error true
   malformed   print something that is not JSON
+
+$FAKE_CLAUDE_COST sets the session's total_cost_usd; above --max-budget-usd it stops as
+Claude Code does (exit 1, subtype error_max_budget_usd, the cost it ran up reported).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fake_api import answer, count_tokens
 
 ENV_SEEN = ("RLM_DEPTH", "RLM_MAX_DEPTH", "RLM_PARENT", "RLM_TRACE", "RLM_RUN", "CLAUDECODE")
+SECRETS_SEEN = ("GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY", "ANTHROPIC_API_KEY")
 
 
 def option(argv: list[str], name: str) -> str | None:
@@ -43,6 +48,8 @@ def main() -> int:
     with open(os.environ["FAKE_CLAUDE_LOG"], "a") as log:
         entry = {"argv": argv, "stdin": prompt, "system": system, "mode": mode}
         entry["env"] = {k: os.environ.get(k) for k in ENV_SEEN}
+        entry["secrets"] = sorted(k for k in SECRETS_SEEN if k in os.environ)
+        entry["cwd"] = os.getcwd()
         log.write(json.dumps(entry) + "\n")
 
     if mode == "malformed":
@@ -50,8 +57,9 @@ def main() -> int:
         return 0
     text = answer(system, prompt)
     if mode == "delegate":
+        command = json.loads(os.environ.get("FAKE_CLAUDE_NESTED") or "null")
         nested = subprocess.run(
-            ["rlm-sub", "query", "FIND:needle", "-", "-q"],
+            command or ["rlm-sub", "query", "FIND:needle", "-", "-q"],
             input=prompt,
             capture_output=True,
             text=True,
@@ -74,6 +82,15 @@ def main() -> int:
             "cache_read_input_tokens": 7,
         },
     }
+    budget = option(argv, "--max-budget-usd")
+    if os.environ.get("FAKE_CLAUDE_COST"):  # what one session costs, as a real one reports it
+        result["total_cost_usd"] = float(os.environ["FAKE_CLAUDE_COST"])
+    if budget is not None and result["total_cost_usd"] > float(budget):
+        # Like Claude Code: the turn that crossed the budget has run (and is paid for), then
+        # the session stops with an error result.
+        result.update(subtype="error_max_budget_usd", is_error=True, result="")
+        print(json.dumps(result))
+        return 1
     if mode == "exit1":
         result.update(subtype="error_during_execution", is_error=True, result="boom: tool crashed")
         print(json.dumps(result))

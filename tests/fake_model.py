@@ -100,14 +100,17 @@ def answer(system: str, user: str) -> str:
     )
 
 
-def invalid_request(body: Any, counting: bool) -> tuple[int, str] | None:
-    """The API's validation of a request body, reduced to what rlm-sub could get wrong."""
+def invalid_request(body: Any, counting: bool, any_model: bool = False) -> tuple[int, str] | None:
+    """The API's validation of a request body, reduced to what rlm-sub could get wrong.
+
+    any_model: an engine serves whatever it loaded, under any name.
+    """
     if not isinstance(body, dict):
         return 400, "body must be a JSON object"
     model = body.get("model")
     if not isinstance(model, str) or not model:
         return 400, "model: Field required"
-    if not model.startswith("claude-"):
+    if not model.startswith("claude-") and not any_model:
         return 404, f"model: {model}"
     if not counting and not isinstance(body.get("max_tokens"), int):
         return 400, "max_tokens: Field required"

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import fake_engines
 from fake_batches import BatchRoutes
 from fake_model import (
     ERROR_TYPES,
@@ -47,6 +48,10 @@ class Config:
     batch_expire: set[str] = field(default_factory=set)  # custom_ids whose requests expire
     batch_max_requests: int = 100_000
     batch_max_bytes: int = 256 * 1024 * 1024
+    engine: str | None = None  # play "llama-server", "ollama" or "vllm" (fake_engines.py)
+    slots: int = 1  # llama-server's total_slots, in /props
+    tools: bool = True  # False: llama-server refuses tools, as without --jinja
+    caps: bool = True  # whether /props states the chat template's tool support
 
 
 class FakeAPI:
@@ -92,6 +97,10 @@ class FakeAPI:
         """Recorded Messages requests, optionally only those whose system prompt mentions kind."""
         with self.lock:
             return [r for r in self.requests if kind is None or kind in r["system"]]
+
+    def api_routes(self) -> list[str]:
+        """Every route but the engine probes (rlm_cli/calls/engine.py asks before calling)."""
+        return [r for r in self.routes if r not in fake_engines.PROBES]
 
     def batch_requests(self, batch_id: str | None = None) -> list[dict[str, Any]]:
         """Every request submitted in a batch (or in one batch), as {"batch", "custom_id", "params"}."""
@@ -175,6 +184,8 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
             self._send_json(200, self.api.calls())
         elif self.path.startswith("/v1/messages/batches/"):
             self._batch_get(self.path.split("?")[0].removeprefix("/v1/messages/batches/"))
+        elif self.api.config.engine and self.path in ("/v1/models", "/props"):
+            self._send_json(200, fake_engines.info(self.api.config, self.path))
         else:
             self._error(404, f"no route {self.path}")
 
@@ -197,7 +208,8 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
         except ValueError:
             self._error(400, "request body is not valid JSON")
             return
-        problem = invalid_request(body, counting=path.endswith("count_tokens"))
+        engine = self.api.config.engine  # an engine serves its model under any name
+        problem = invalid_request(body, path.endswith("count_tokens"), any_model=bool(engine))
         if problem:
             self._error(*problem)
             return
@@ -260,6 +272,15 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
             headers = {"retry-after": cfg.retry_after} if fault == "429" and cfg.retry_after else {}
             self._error(int(fault), f"injected {fault} fault", headers)
             return int(fault)
+        if cfg.engine == "llama-server" and body.get("tools") and not cfg.tools:
+            self._error(500, fake_engines.NO_JINJA)
+            return 500
+        if tokens > cfg.context_window and cfg.engine:
+            status, error = fake_engines.overflow(cfg.engine, tokens, cfg.context_window)
+            self._send_json(status, error)
+            with api.lock:
+                api.stats["errors"] += 1
+            return status
         if tokens > cfg.context_window:
             self._error(400, f"prompt is too long: {tokens} tokens > {cfg.context_window} maximum")
             return 400

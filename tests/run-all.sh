@@ -28,8 +28,10 @@ echo "== ruff"
 ruff check .
 ruff format --check .
 echo "== shellcheck"
-shellcheck scripts/*.sh tests/*.sh tools/*.sh action/*.sh bin/rlm-sub hooks/*.sh
+shellcheck scripts/*.sh tests/*.sh tests/engine/*.sh tools/*.sh action/*.sh bin/rlm-sub hooks/*.sh
 echo "== bats"
 bats tests/bats
 echo "== pytest"
-pytest -q "$@"
+# One worker per core (pytest-xdist): most tests run rlm-sub as a subprocess, so the suite
+# takes about half as long on two cores; pass -n 0 to run them in this process, in order.
+pytest -q -n auto --dist worksteal "$@"

@@ -73,6 +73,7 @@ def test_no_key_but_claude_on_path_means_claude_code(project, tmp_path, monkeypa
     log = tmp_path / "claude-calls.jsonl"
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("FAKE_CLAUDE_LOG", str(log))
+    monkeypatch.setenv("RLM_CLAUDE_ENV", "FAKE_CLAUDE_LOG")  # claude gets an allow-listed env
     r = rlm("run", "FIND:needle", "a.txt", cwd=project)
     assert r.returncode == 0, r.stderr
     assert "a.txt:2: two needle" in r.stdout

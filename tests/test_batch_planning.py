@@ -1,17 +1,28 @@
-"""Batch planning and sharding, in process: requests and bytes per batch, shards that cover."""
+"""Batch planning and sharding, in process: requests and bytes per batch, budgets, shards."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from pathlib import Path
 
 import pytest
+from corpus import corpus
+from fake_api import FakeAPI
 from inprocess import MODEL, text_jobs
 
 from rlm_cli.calls.backends.protocol import Request, message_params
-from rlm_cli.calls.ledger import Budget, Ledger
+from rlm_cli.calls.context import Context, LazyBackend
+from rlm_cli.calls.ledger import Budget, Ledger, read_events
+from rlm_cli.calls.runner import Settings
 from rlm_cli.errors import RlmError
+from rlm_cli.inputs.sources import Filters
+from rlm_cli.inputs.staging import stage
+from rlm_cli.progress import Reporter
 from rlm_cli.steps.batch import _plan, limits, poll_delays
 from rlm_cli.steps.jobs import shard_jobs
+from rlm_cli.steps.map import map_step
+from rlm_cli.workspace import Workspace
 
 
 def body_bytes(job) -> int:
@@ -76,3 +87,22 @@ def test_shards_cover_every_job_exactly_once(count: int):
     ids = [job.id for shard in shards for job in shard]
     assert sorted(ids) == sorted(job.id for job in jobs) and len(ids) == len(set(ids))
     assert max(map(len, shards)) - min(map(len, shards)) <= 1
+
+
+@pytest.mark.parametrize(
+    "budget", [Budget(max_calls=7), Budget(max_cost=0.0001), Budget(max_tokens=5000)]
+)
+def test_a_budget_refuses_the_whole_submission_before_sending_it(
+    fake_api: FakeAPI, tmp_path: Path, budget: Budget
+):
+    """In process, through the real SDK and the fake Batches API: nothing is sent or saved."""
+    src = corpus(tmp_path / "src", files=8, lines=4)
+    ws = Workspace(tmp_path / "ws")
+    stage(ws, [str(src)], Filters(), 2000, per_file=True)
+    ctx = Context(LazyBackend("anthropic"), Settings("claude-opus-4", 4096), Reporter(True),
+                  budget=budget)  # fmt: skip
+    summary = asyncio.run(map_step(ws, "Summarise", ctx, "submit"))
+    assert summary.exit_code == 4 and "nothing was submitted" in summary.budget_stop
+    assert fake_api.batches == {} and fake_api.calls() == []
+    assert not (ws.root / "batches.json").exists() and not list(ws.results_dir.glob("*.md"))
+    assert [e for e in read_events(ws.trace_path) if e["ev"] == "start"] == []

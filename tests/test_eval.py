@@ -53,7 +53,9 @@ def test_every_task_family_scores_what_the_reader_could_see(fake_api: FakeAPI, t
     assert "niah  " in r.stdout and "multi-niah  12,000  run" in r.stdout
     svg = ET.parse(out / "chart.svg").getroot()
     lines = svg.findall("{http://www.w3.org/2000/svg}polyline")
-    assert len(lines) == len(TASKS) * 2  # one line per task and method
+    solid = [p for p in lines if p.get("stroke-dasharray") is None]
+    assert len(solid) == len(TASKS) * 2  # one line per task and method
+    assert len(lines) - len(solid) == 2  # and what the sub-agents found, for the needle tasks
 
 
 def test_a_finished_eval_resumes_without_calling_again(fake_api: FakeAPI, tmp_path: Path):
@@ -69,6 +71,9 @@ def test_a_finished_eval_resumes_without_calling_again(fake_api: FakeAPI, tmp_pa
     more = rlm(*args[:-2], "--trials", "3", "-o", str(out), "--json")
     assert json.loads(more.stdout)["ran"] == 4  # only the new trial of each size and method
     assert len(rows(out)) == 12
+    other = [a if a != "1000" else "800" for a in args]  # another --max-output: another setup
+    report = json.loads(rlm(*other, "--json").stdout)
+    assert report["ran"] == 8 and {r["trials"] for r in report["summary"]} == {2}
 
 
 def test_dry_run_estimates_without_calling(fake_api: FakeAPI, tmp_path: Path):

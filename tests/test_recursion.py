@@ -29,6 +29,10 @@ def fake_claude(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{venv_bin}{os.pathsep}{os.environ['PATH']}")
     log = tmp_path / "claude-calls.jsonl"
     monkeypatch.setenv("FAKE_CLAUDE_LOG", str(log))
+    # rlm-sub passes a sub-agent only an allow-list of variables; these name the fake's own.
+    monkeypatch.setenv(
+        "RLM_CLAUDE_ENV", "FAKE_CLAUDE_LOG,FAKE_CLAUDE_MODE,FAKE_CLAUDE_NESTED,FAKE_CLAUDE_COST"
+    )
     return log
 
 
@@ -151,15 +155,28 @@ def test_beyond_the_depth_limit_rlm_sub_fails_at_once(
     r = rlm(*args, cwd=tmp_path, env={"RLM_DEPTH": "1", "RLM_MAX_DEPTH": "1"})
     assert r.returncode == 5
     assert fake_api.calls() == []
-    r = rlm(*args, "--max-depth", "3", cwd=tmp_path, env={"RLM_DEPTH": "2"})
-    assert r.returncode == 0, r.stderr  # the flag overrides the environment
-    assert rlm("chunk", "a.txt", "-w", "w2", cwd=tmp_path, env={"RLM_DEPTH": "9"}).returncode == 0
+    # A child with no root ledger to read (only the environment its parent gave it): the
+    # flag overrides the environment, inside the scope the parent passed on.
+    scope = {"RLM_SCOPE": json.dumps({"read": [str(tmp_path)], "write": [str(tmp_path)]})}
+    r = rlm(*args, "--max-depth", "3", cwd=tmp_path, env={"RLM_DEPTH": "2", **scope})
+    assert r.returncode == 0, r.stderr
+    chunked = rlm("chunk", "a.txt", "-w", "w2", cwd=tmp_path, env={"RLM_DEPTH": "9", **scope})
+    assert chunked.returncode == 0, chunked.stderr
 
 
 def test_a_bad_depth_value_is_a_clear_error(tmp_path: Path):
     (tmp_path / "a.txt").write_text("hello\n")
     r = rlm("query", "Q", "a.txt", cwd=tmp_path, env={"RLM_DEPTH": "deep"})
     assert r.returncode == 1 and "RLM_DEPTH must be a whole number" in r.stderr
+
+
+def root_ledger(trace: Path, run: str, **limits: object) -> None:
+    """The limits record a root rlm-sub writes first in its ledger, for its children to read."""
+    trace.parent.mkdir(parents=True, exist_ok=True)
+    top = str(trace.parent.parent)  # the children's inputs and workspaces are beside the root's
+    record = {"ev": "limits", "run": run, "pid": os.getpid(), "t": 0, "max_depth": 2,
+              "scope": {"read": [top], "write": [top]}, **limits}  # fmt: skip
+    trace.write_text(json.dumps(record) + "\n")
 
 
 def start_children(tmp_path: Path, count: int, env: dict[str, str], *args: str) -> list[int]:
@@ -188,6 +205,7 @@ def test_a_call_budget_holds_exactly_across_concurrent_children(fake_api: FakeAP
     fake_api.config.latency = 0.1
     trace = tmp_path / "root" / "trace.jsonl"
     env = {"RLM_TRACE": str(trace), "RLM_RUN": "run-1", "RLM_DEPTH": "1", "RLM_MAX_CALLS": "10"}
+    root_ledger(trace, "run-1", max_calls=10)
     codes = start_children(tmp_path, 3, env)
     assert len(events(trace, "start")) == 10 == len(fake_api.calls())
     assert 4 in codes and set(codes) <= {0, 4}
@@ -199,12 +217,14 @@ def test_a_dollar_budget_holds_across_concurrent_children(fake_api: FakeAPI, tmp
     fake_api.config.latency = 0.1
     trace = tmp_path / "root" / "trace.jsonl"
     env = {"RLM_TRACE": str(trace), "RLM_RUN": "run-2", "RLM_DEPTH": "1"}
+    root_ledger(trace, "run-2", max_cost=0.05)
     codes = start_children(
         tmp_path, 3, env, "--model", "claude-opus-4-1", "--max-output", "100", "--max-cost", "0.05"
     )
     assert 4 in codes
     spent = sum(e["cost_usd"] for e in events(trace, "end"))
-    assert 0.03 < spent <= 0.05, spent  # most of the budget was used, and the limit held
+    booking = max(e["est_cost"] for e in events(trace, "start"))
+    assert 0.05 - booking < spent <= 0.05, spent  # the limit held, and only one booking was left
     assert len(fake_api.calls()) < 24
 
 

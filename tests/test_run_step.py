@@ -49,7 +49,10 @@ def test_a_run_maps_then_reduces_and_writes_the_answer(tmp_path: Path):
     backend = FakeBackend(lambda r: "the combined answer" if "Combine" in r.user else "a finding")
     summary = run(ws, fake_context(backend))
     assert summary.exit_code == 0 and summary.stop is None
-    assert summary.answer == ws.final_path.read_text().strip() == "the combined answer"
+    final = ws.final_path.read_text()
+    assert summary.answer.strip() == final.strip()
+    assert final.startswith("the combined answer\n\n---\n")  # then the evidence block
+    assert "Unverified: 6 answer(s)" in final  # "a finding" quotes nothing
     assert summary.mapped.called == 6 and summary.reduced.levels[-1]["groups"] == 1
     assert summary.to_dict()["map"]["answered"] == 6
 

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from conftest import rlm
 from fake_api import FakeAPI
 
@@ -148,11 +147,13 @@ def test_the_last_turn_must_call_final(fake_api: FakeAPI, tmp_path: Path):
     assert len(fake_api.calls()) == 3
 
 
-@pytest.mark.parametrize("backend_args", [["--backend", "claude-code"]])
-def test_solve_needs_the_messages_api(tmp_path: Path, backend_args: list[str]):
+def test_solve_needs_a_backend_with_tool_use(tmp_path: Path):
     (tmp_path / "a.txt").write_text("x\n")
-    r = rlm("solve", "Q", "a.txt", *backend_args, cwd=tmp_path)
-    assert r.returncode == 2 and "is not one of 'auto', 'anthropic'" in r.stderr  # not offered
+    r = rlm("solve", "Q", "a.txt", "--backend", "claude-code", cwd=tmp_path)
+    assert r.returncode == 2 and "'claude-code' is not one of 'auto', 'anthropic'" in r.stderr
+    # auto picks Claude Code when there is no key but a `claude` program: solve says why not.
+    r = rlm("solve", "Q", "a.txt", cwd=tmp_path, env={"RLM_CLAUDE": "true"})
+    assert r.returncode == 1 and "Messages API" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_map_agentic_gives_each_chunk_a_solve_loop(fake_api: FakeAPI, tmp_path: Path):

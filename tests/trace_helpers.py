@@ -3,8 +3,12 @@ tests of `rlm-sub trace` and `rlm-sub report`; and headless Chromium to render a
 
 from __future__ import annotations
 
+import atexit
 import json
+import shutil
 import subprocess
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +26,39 @@ def events(ws: Path) -> list[dict[str, Any]]:
     return list(read_events(ws / "trace.jsonl"))
 
 
+def _once(key: str, tmp_path: Path, build: Callable[[Path], None]) -> Path:
+    """A workspace built by build(dir) once per test process, copied to tmp_path for each test.
+
+    Building one takes real rlm-sub runs; the tests only read it (or add to their own copy).
+    """
+    if key not in _BUILT:
+        home = Path(tempfile.mkdtemp(prefix="rlm-test-ws-"))
+        atexit.register(shutil.rmtree, home, True)
+        build(home)
+        _BUILT[key] = home
+    for name in ("src", "ws"):
+        shutil.copytree(_BUILT[key] / name, tmp_path / name, symlinks=True)
+    return tmp_path / "ws"
+
+
+_BUILT: dict[str, Path] = {}
+
+
 def run_workspace(api: FakeAPI, tmp_path: Path, extra_line: str = "") -> Path:
     """A `run` over 10 files, one chunk each, two of which fail after 3 attempts (--partial)."""
-    api.config.latency = 0.05  # calls overlap, so the timeline shows concurrency
-    src = tmp_path / "src"
-    src.mkdir()
-    for i in range(10):
-        fail = "this part says FAIL:500\n" if i in FAILING else ""
-        (src / f"f{i:02d}.txt").write_text("apple\n" * i + fail + "pear\n" + extra_line)
-    ws = tmp_path / "ws"
-    r = rlm("run", "COUNT:apple", str(src), "-w", str(ws), "--per-file", "--partial",
-            "--retries", "3", "-j", "4")  # fmt: skip
-    assert r.returncode == 3, r.stderr  # partial: two chunks failed
-    return ws
+
+    def build(home: Path) -> None:
+        api.config.latency = 0.05  # calls overlap, so the timeline shows concurrency
+        src = home / "src"
+        src.mkdir()
+        for i in range(10):
+            fail = "this part says FAIL:500\n" if i in FAILING else ""
+            (src / f"f{i:02d}.txt").write_text("apple\n" * i + fail + "pear\n" + extra_line)
+        r = rlm("run", "COUNT:apple", str(src), "-w", str(home / "ws"), "--per-file",
+                "--partial", "--retries", "3", "-j", "4")  # fmt: skip
+        assert r.returncode == 3, r.stderr  # partial: two chunks failed
+
+    return _once("run" + extra_line, tmp_path, build)
 
 
 def tool_use(name: str, args: dict[str, Any], n: int = 1) -> dict[str, Any]:
@@ -60,19 +84,21 @@ def grep_then_map(body: dict[str, Any]) -> list[dict[str, Any]] | None:
 
 def solve_workspace(api: FakeAPI, tmp_path: Path) -> Path:
     """An agentic `solve`: a root loop whose map starts loops one level deeper (depths 0-2)."""
-    api.responder = grep_then_map
-    src = tmp_path / "src"
-    src.mkdir()
-    for f in range(4):
-        lines = [f"line {i} of module {f}" for i in range(1, 121)]
-        if f == 2:
-            lines[40] = "the needle is here"
-        (src / f"mod{f}.txt").write_text("\n".join(lines) + "\n")
-    ws = tmp_path / "ws"
-    r = rlm("solve", "FIND:needle", "src", "-w", str(ws), "--agentic", "--chunk-tokens", "1500",
-            cwd=tmp_path)  # fmt: skip
-    assert r.returncode == 0, r.stderr
-    return ws
+
+    def build(home: Path) -> None:
+        api.responder = grep_then_map
+        src = home / "src"
+        src.mkdir()
+        for f in range(4):
+            lines = [f"line {i} of module {f}" for i in range(1, 121)]
+            if f == 2:
+                lines[40] = "the needle is here"
+            (src / f"mod{f}.txt").write_text("\n".join(lines) + "\n")
+        r = rlm("solve", "FIND:needle", "src", "-w", str(home / "ws"), "--agentic",
+                "--chunk-tokens", "1500", cwd=home)  # fmt: skip
+        assert r.returncode == 0, r.stderr
+
+    return _once("solve", tmp_path, build)
 
 
 def synthetic_trace(ws: Path, calls: int, run: str = "bigrun000001", t0: float = 1.8e9) -> None:

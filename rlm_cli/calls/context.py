@@ -112,7 +112,8 @@ class Context:
         if self.ledger is None:
             self.tree.check_can_call()
             path = self.tree.trace or (ws.trace_path if ws else None)
-            self.ledger = Ledger(path, self.budget, self.tree.run)
+            self.tree.settle_scope(ws.root if ws else None)
+            self.ledger = Ledger(path, self.budget, self.tree.run, self.tree.limits(self.budget))
             self.slots = asyncio.Semaphore(self.settings.concurrency)
         return self.ledger
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+
+from rlm_cli.errors import RlmError
 
 # Checked against Anthropic's pricing and model pages on this date. Update the table and the
 # date together.
 PRICES_CHECKED = "2026-11-24"
+PRICE_ENV = "RLM_PRICE"  # "IN/OUT" dollars per million tokens, for models not in the table
 BATCH_DISCOUNT = 0.5  # Message Batches: half price on input and output
 
 
@@ -46,8 +50,28 @@ PRICES: dict[str, tuple[Price, int | None, Price | None]] = {
 ALIASES = {"haiku": "claude-haiku-5-5", "sonnet": "claude-sonnet-5-5", "opus": "claude-opus-5-5"}
 
 
+def parse_price(text: str) -> Price:
+    """'IN/OUT' in dollars per million tokens (e.g. '0.2/0.8', or '0/0' for a free local model)."""
+    try:
+        inp, out = (float(part) for part in text.split("/"))
+    except ValueError:
+        raise RlmError(
+            f"--price {text!r} is not IN/OUT: give dollars per million input and output "
+            "tokens, e.g. --price 0.2/0.8 (or 0/0 for a model that costs nothing per token)"
+        ) from None
+    if inp < 0 or out < 0:
+        raise RlmError(f"--price {text!r}: prices cannot be negative")
+    return Price(inp, out, inp, inp)  # cache writes and reads at the input price
+
+
 def price_for(model: str, prompt_tokens: int = 0) -> Price | None:
-    """The price that applies to one request of this size, or None for an unknown model."""
+    """The price that applies to one request of this size, or None for an unknown model.
+
+    RLM_PRICE (set by --price, and inherited by sub-agent processes) overrides the table.
+    """
+    custom = os.environ.get(PRICE_ENV, "").strip()
+    if custom:
+        return parse_price(custom)
     model = ALIASES.get(model, model)
     matches = [p for p in PRICES if model.startswith(p)]
     if not matches:
@@ -77,3 +101,33 @@ def cost(model: str, usage: dict[str, int], batch: bool = False) -> float | None
         + read * price.cache_read
     ) / 1_000_000
     return dollars * (BATCH_DISCOUNT if batch else 1.0)
+
+
+def unpriced(model: str) -> str:
+    """Why a dollar cap cannot hold for a model with no known price, and the fixes."""
+    return (
+        f"--max-cost needs a price, and model {model} is not in the price table "
+        "(rlm_cli/calls/pricing.py): give its price with --price IN/OUT (dollars per million "
+        "input/output tokens; 0/0 for a local model), or cap with --max-tokens or --max-calls"
+    )
+
+
+def check_cap(model: str, max_cost: float | None) -> None:
+    """Refuse a dollar cap up front, before any staging or call, when the price is unknown."""
+    if max_cost is not None and price_for(model) is None:
+        raise RlmError(unpriced(model))
+
+
+def add_cost(total: float | None, dollars: float | None) -> float | None:
+    """A sum of dollars that stays None (unknown) once any part of it is unknown."""
+    return None if total is None or dollars is None else total + dollars
+
+
+def round_cost(dollars: float | None) -> float | None:
+    """Dollars rounded for output; None (unknown price) stays None."""
+    return None if dollars is None else round(dollars, 6)
+
+
+def show_cost(dollars: float | None) -> str:
+    """'$0.0123', or 'unknown' when a call's model has no known price (see --price)."""
+    return "unknown" if dollars is None else f"${dollars:.4f}"

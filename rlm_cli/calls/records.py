@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from rlm_cli.calls.backends.protocol import USAGE_FIELDS
 from rlm_cli.calls.ledger import BudgetBusy, Ledger
-from rlm_cli.calls.pricing import cost
+from rlm_cli.calls.pricing import cost, round_cost, unpriced
 from rlm_cli.errors import RlmError
 from rlm_cli.workspace import atomic_write, write_json
 
@@ -30,7 +30,7 @@ class Spend:
     """What one job's calls spent and how they stopped, over its attempts and split parts."""
 
     usage: dict[str, int] = field(default_factory=lambda: dict.fromkeys(USAGE_FIELDS, 0))
-    cost: float = 0.0
+    cost: float | None = 0.0  # None once a call's model has no known price
     attempts: int = 0
     calls: list[str] = field(default_factory=list)  # ledger ids of the calls made
     parts: int = 0  # parts answered: more than one after an input was split
@@ -50,9 +50,11 @@ class CallEnd:
 
     status: str = "cancelled"  # until the call returns: a cancelled call books as such
     usage: dict[str, int] = field(default_factory=dict)
-    cost_usd: float = 0.0
+    cost_usd: float | None = 0.0  # None: the model has no known price
     error: str | None = None
     attempts: int = 0
+    queued_s: float = 0.0  # waiting for a --concurrency slot, before the call's start
+    first_token_s: float | None = None  # streamed: seconds from start to the first text
 
     def fields(self, job_id: str, depth: int, model: str, started: float, **extra: Any) -> dict:
         """The end event's fields; extra marks e.g. a batch request."""
@@ -65,8 +67,10 @@ class CallEnd:
             "duration_s": round(time.time() - started, 3),
             "status": self.status,
             "usage": self.usage,
-            "cost_usd": round(self.cost_usd, 6),
+            "cost_usd": round_cost(self.cost_usd),
             "error": self.error,
+            "queued_s": self.queued_s,
+            **({"first_token_s": self.first_token_s} if self.first_token_s is not None else {}),
             **extra,
         }
 
@@ -103,7 +107,7 @@ def result_record(
         "status": status,
         "error": error,
         "usage": spend.usage,
-        "cost_usd": round(spend.cost, 6),
+        "cost_usd": round_cost(spend.cost),
         "attempts": spend.attempts,
         "calls": len(spend.calls),
         "call_ids": spend.calls,
@@ -132,10 +136,7 @@ def estimated_cost(
     """The most a call may cost, for its booking; refused when --max-cost cannot be checked."""
     dollars = cost(model, {"input_tokens": input_tokens, "output_tokens": max_tokens}, batch)
     if dollars is None and ledger.budget.max_cost is not None:
-        raise RlmError(
-            f"--max-cost needs a known price, and model {model} is not in the price table "
-            "(rlm_cli/calls/pricing.py): choose a listed model or use --max-tokens instead"
-        )
+        raise RlmError(unpriced(model))
     return dollars or 0.0
 
 

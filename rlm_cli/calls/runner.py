@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -12,8 +13,8 @@ from typing import Any
 
 from rlm_cli.calls.backends.protocol import USAGE_FIELDS, Backend, CallError, Request, Response
 from rlm_cli.calls.depth import Tree
-from rlm_cli.calls.ledger import BudgetExceeded, Ledger
-from rlm_cli.calls.pricing import cost
+from rlm_cli.calls.ledger import BudgetExceeded, Ledger, upper_tokens
+from rlm_cli.calls.pricing import add_cost, cost
 from rlm_cli.calls.records import (
     CallEnd,
     Spend,
@@ -24,7 +25,7 @@ from rlm_cli.calls.records import (
     when_budget_allows,
 )
 from rlm_cli.errors import EXIT_UNREACHABLE, RlmError
-from rlm_cli.inputs.chunking import estimate_tokens, split_text
+from rlm_cli.inputs.chunking import split_text
 from rlm_cli.workspace import read_json, sha256
 
 DEFAULT_CONCURRENCY = 8
@@ -52,6 +53,7 @@ class Job:
     key: str
     meta: dict[str, Any] = field(default_factory=dict)
     solve: Callable[[], Awaitable[str]] | None = None  # an agentic sub-agent instead of one call
+    split: bool = True  # on overflow, answer the halves; False: fail (nothing would merge them)
 
 
 @dataclass
@@ -95,14 +97,14 @@ def cached(job: Job) -> Outcome | None:
     return Outcome(job, "cached", text, record)
 
 
-def tally(outcomes: list[Outcome]) -> tuple[dict[str, int], float]:
-    """Total token usage and dollars spent by the calls behind these outcomes."""
+def tally(outcomes: list[Outcome]) -> tuple[dict[str, int], float | None]:
+    """Total token usage and dollars spent by the calls behind these outcomes (None: unknown)."""
     usage = dict.fromkeys(USAGE_FIELDS, 0)
-    dollars = 0.0
+    dollars: float | None = 0.0
     for o in outcomes:
         for k, v in o.record.get("usage", {}).items():
             usage[k] = usage.get(k, 0) + v
-        dollars += o.record.get("cost_usd") or 0.0
+        dollars = add_cost(dollars, o.record.get("cost_usd", 0.0))
     return usage, dollars
 
 
@@ -217,7 +219,7 @@ class Runner:
         try:
             response = await self.call(request, job.id, job.kind, spend)
         except CallError as e:
-            if e.kind != "overflow":
+            if e.kind != "overflow" or not job.split:
                 raise _Failed(str(e)) from None
             halves = split_text(material) if depth < MAX_SPLIT_DEPTH else None
             if halves is None:
@@ -245,14 +247,20 @@ class Runner:
         own_turn = kind == "solve"
         depth = self.tree.depth if own_turn else self.tree.depth + 1
         parent = self.tree.parent if own_turn else self.parent
-        est_in = estimate_tokens(request.system) + estimate_tokens(request.user)
-        if request.messages:
-            est_in += sum(estimate_tokens(str(m.get("content"))) for m in request.messages)
+        est_in = booked_tokens(request)
+        est_tokens = est_in + request.max_tokens
         est_cost = estimated_cost(s.model, est_in, request.max_tokens, self.ledger)
-        fields = start_fields(job_id, kind, depth, parent, s.model)
-        call = await when_budget_allows(
-            lambda: self.ledger.start(est_in + request.max_tokens, est_cost, **fields)
-        )
+        extra: dict[str, Any] = {}
+        if getattr(self.backend, "name", "") == "claude-code":  # a session: many turns
+            extra["reserve"] = "claude-agent" if self.tree.children_may_delegate else "claude-leaf"
+            default = CLAUDE_AGENT if self.tree.children_may_delegate else CLAUDE_LEAF
+            est_tokens, est_cost = self.ledger.reserve(
+                extra["reserve"], est_tokens, est_cost, default
+            )
+            if self.ledger.budget.max_cost is not None:
+                request.max_budget_usd = est_cost  # claude stops the session at its booking
+        fields = start_fields(job_id, kind, depth, parent, s.model, **extra)
+        call = await when_budget_allows(lambda: self.ledger.start(est_tokens, est_cost, **fields))
         spend.calls.append(call)
         request.child_env = self.tree.child_env(
             call, self.ledger.path, self.ledger.run, self.ledger.budget
@@ -260,15 +268,22 @@ class Runner:
         started, end = time.time(), CallEnd()
         try:
             async with self.slots:
+                # Waiting for one of --concurrency slots is queueing, not answering: the
+                # call's start, duration and --timeout clock begin once it has a slot.
+                end.queued_s = round(time.time() - started, 3)
+                started = time.time()
                 response = await self._attempts(request, end)
+            end.first_token_s = response.first_token_s
             dollars = response.cost_usd
             if dollars is None:
-                dollars = cost(s.model, response.usage) or 0.0
-            spend.cost += dollars
+                dollars = cost(s.model, response.usage)  # None: no price for this model
+            spend.cost = add_cost(spend.cost, dollars)
             end.status, end.usage, end.cost_usd = "ok", response.usage, dollars
             return response
         except CallError as e:
             end.status, end.error = "failed", str(e)
+            if e.spent is not None:  # what a failed session spent still counts against budgets
+                end.usage, end.cost_usd = e.spent
             raise
         except RlmError as e:
             end.status, end.error = "fatal", e.message
@@ -314,7 +329,9 @@ class Runner:
                         else ""
                     )
                     tries = f"{attempt} attempt{'' if attempt == 1 else 's'}"
-                    raise CallError("failed", f"{error} (gave up after {tries}{late})")
+                    raise CallError(
+                        "failed", f"{error} (gave up after {tries}{late})", spent=error.spent
+                    )
                 raise error
             await asyncio.sleep(delay)
 
@@ -323,3 +340,16 @@ class Runner:
         return min(self.settings.backoff_base * 2 ** (attempt - 1), MAX_BACKOFF) * random.uniform(
             0.5, 1.0
         )
+
+
+CLAUDE_AGENT = (500_000, 0.25)  # tokens, dollars booked for a claude -p agent until one ends
+CLAUDE_LEAF = (50_000, 0.05)  # and for a tool-less one (Claude Code adds its own turns' costs)
+
+
+def booked_tokens(request: Request) -> int:
+    """The input tokens a call is booked at: an upper bound, over every part of the request."""
+    texts = [request.system, request.user]
+    texts += [json.dumps(m.get("content"), ensure_ascii=False) for m in request.messages or []]
+    if request.tools:
+        texts.append(json.dumps(request.tools, ensure_ascii=False))
+    return upper_tokens(*texts, tools=bool(request.tools))

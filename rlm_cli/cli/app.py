@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from rlm_cli import __version__
+from rlm_cli.cli.confine import ConfinedGroup
 from rlm_cli.cli.direct import query, solve
 from rlm_cli.cli.eval_command import eval_command
 from rlm_cli.cli.groups import Agents, Calls, Staging, batch_mode
@@ -40,6 +41,7 @@ from rlm_cli.errors import EXIT_CODES_HELP
 
 
 @click.group(
+    cls=ConfinedGroup,
     epilog="\b\n" + EXIT_CODES_HELP + "\n\n\b\n" + ENV_HELP,
     context_settings={"max_content_width": 100, "help_option_names": ["-h", "--help"]},
 )
@@ -76,8 +78,10 @@ def chunk(
 ) -> None:
     """Stage PATHS (files, directories, or - for stdin) as chunks in a workspace.
 
-    Honours .gitignore (nested ones too), skips .git and binary files, records every
-    skipped file with its reason in manifest.json, and packs text into chunks of at most
+    In a git checkout a directory holds what git lists (tracked files, and untracked ones
+    .gitignore does not exclude); elsewhere .gitignore files (nested ones too) are honoured.
+    Skips .git and binary files, records every skipped file with its reason in
+    manifest.json, and packs text into chunks of at most
     --chunk-tokens: small files together, large files split at blank lines and top-level
     definitions. Each chunk names its sources as PATH [lines A-B] so answers can cite
     PATH:LINE. Makes no model call.
@@ -182,6 +186,9 @@ def reduce(
     Answers are grouped within the token budget and each group is synthesized; the
     syntheses are grouped again until one remains. The answer is also written to
     final.md. Answers that say NOTHING RELEVANT are dropped by code, not by the model.
+    Every quote the sub-agents give as PATH:LINE: "words" is looked up in the input by
+    code; the answer ends with those found (final.evidence.json, --json "evidence"), and
+    quotes not found are dropped.
 
     \b
     Example:
@@ -249,11 +256,13 @@ def run(
       rlm-sub run "Where are secrets read?" . --dry-run     # or: rlm-sub plan ...
     """
     from rlm_cli.progress import Reporter
+    from rlm_cli.steps.reduce import synthesis_budget
     from rlm_cli.steps.run import run_step
     from rlm_cli.workspace import Workspace
 
     task = read_prompt(prompt)
     mode = batch_mode(agents, batch)
+    synthesis_budget(task, calls.settings, reduce_tokens)  # refuse before anything is paid
     workspace = workspace or default_workspace(task, paths)
     ctx = open_context(calls, agents, calling=not dry_run)
     stage_inputs(workspace, paths, staging, Reporter(calls.quiet))
@@ -311,9 +320,11 @@ def plan(
       rlm-sub plan @review.md src/ --json | jq .max_cost_usd
     """
     from rlm_cli.progress import Reporter
+    from rlm_cli.steps.reduce import synthesis_budget
     from rlm_cli.workspace import Workspace
 
     task = read_prompt(prompt)
+    synthesis_budget(task, calls.settings, reduce_tokens)  # refuse before staging
     workspace = workspace or default_workspace(task, paths)
     stage_inputs(workspace, paths, staging, Reporter(calls.quiet))
     ctx = open_context(calls, calling=exact)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from rlm_cli.calls.backends.catalog import AUTO, BACKENDS
 from rlm_cli.cli.groups import Agents, Calls
 from rlm_cli.cli.invoke import (
     cli_errors,
@@ -163,7 +164,7 @@ def solve(
     click.echo(text.rstrip("\n"))
 
 
-# solve needs tool use, which only the Messages API backend offers: offer no other.
+# solve needs tool use: offer only the backends that support it.
 for _param in solve.params:
     if _param.name == "backend":
-        _param.type = click.Choice(["auto", "anthropic"])
+        _param.type = click.Choice([AUTO, *(n for n, b in BACKENDS.items() if b.supports_tools)])

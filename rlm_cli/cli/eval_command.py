@@ -78,10 +78,9 @@ def _methods(ctx: Any, param: Any, value: str) -> list[str]:
 @click.option(
     "--context-window",
     type=click.IntRange(min=1000),
-    default=200_000,
-    show_default=True,
     envvar="RLM_CONTEXT_WINDOW",
-    help="The model's window in tokens: what direct may send.",
+    help="The model's window in tokens: what direct may send [default: what a local engine "
+    "reports, else 200000].",
 )
 @click.option(
     "--chunk-tokens",
@@ -94,7 +93,8 @@ def _methods(ctx: Any, param: Any, value: str) -> list[str]:
     "--reduce-tokens",
     type=click.IntRange(min=500),
     default=None,
-    help="Token budget of one synthesis request [default: the chunk budget].",
+    help="Token budget of one synthesis request [default: the chunk budget, kept within "
+    "4000 and half the window].",
 )
 @click.option(
     "--depth",
@@ -117,7 +117,7 @@ def _methods(ctx: Any, param: Any, value: str) -> list[str]:
 @cli_errors
 def eval_command(
     tasks: tuple[str, ...], sizes: list[int], methods: list[str], trials: int, seed: int, out: Path,
-    context_window: int, chunk_tokens: int, reduce_tokens: int | None, depth: float | None,
+    context_window: int | None, chunk_tokens: int, reduce_tokens: int | None, depth: float | None,
     repo: Path | None, dry_run: bool, calls: Calls, agents: Agents, as_json: bool,
 ) -> None:  # fmt: skip
     """Score direct calls against rlm-sub on generated tasks whose answers code computes.
@@ -143,9 +143,13 @@ def eval_command(
       rlm-sub eval niah --model my-local-model --context-window 8192 --chunk-tokens 1000 -o eval/
     """
     from rlm_cli.steps.eval_chart import chart, summarize, table
-    from rlm_cli.steps.eval_run import EvalPlan, estimate, eval_step
+    from rlm_cli.steps.eval_run import EvalPlan, estimate, eval_step, setup_id
     from rlm_cli.workspace import atomic_write
 
+    if context_window is None:
+        from rlm_cli.calls.engine import context_window as engine_window
+
+        context_window = engine_window(calls.settings.model) or 200_000
     plan = EvalPlan(
         tasks=list(dict.fromkeys(tasks)), sizes=sizes, methods=methods, trials=trials, seed=seed,
         out=out, window=context_window, chunk_tokens=chunk_tokens, reduce_tokens=reduce_tokens,
@@ -170,7 +174,8 @@ def eval_command(
             click.echo("nothing to run: every trial is already in results.jsonl")
         sys.exit(0)
     summary = run_async(ctx, lambda ctx: eval_step(plan, ctx))
-    lines = summarize([r for r in summary.rows if r.get("seed") == seed])
+    setup = setup_id(plan, settings.model, settings.max_tokens)
+    lines = summarize([r for r in summary.rows if (r.get("seed"), r.get("setup")) == (seed, setup)])
     if lines:
         title = f"rlm-sub eval: score by input size ({settings.model}, seed {seed})"
         atomic_write(out / "chart.svg", chart(lines, title))

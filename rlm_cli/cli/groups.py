@@ -79,37 +79,75 @@ def make_staging(
     from rlm_cli.inputs.sources import Filters
 
     filters = Filters(list(include), list(exclude), not no_gitignore, max_file_bytes)
-    return Staging(filters, chunk_tokens, per_file)
+    return Staging(filters, chunk_tokens or default_chunk_tokens(), per_file)
+
+
+def default_chunk_tokens() -> int:
+    """20000, or half of what a local engine's window leaves beside its answer."""
+    from rlm_cli.calls.engine import context_window, local_defaults, probe
+
+    window = context_window("")
+    if window is None:
+        return 20_000
+    max_output = local_defaults(probe(""))[1] or window // 8
+    return max(200, min(20_000, (window - max_output) // 2))
 
 
 def make_calls(
     model: str | None,
     backend: str,
-    max_output: int,
-    concurrency: int,
+    max_output: int | None,
+    concurrency: int | None,
     retries: int,
     timeout: float,
     retry_delay: float,
     max_calls: int | None,
     max_tokens: int | None,
     max_cost: float | None,
+    price: str | None,
     max_depth: int | None,
     quiet: bool,
 ) -> Calls:
-    """The calls group from its options; the model defaults to the backend's own."""
+    """The calls group from its options; the model defaults to the backend's own.
+
+    A local engine's slots and window set the defaults of --concurrency and --max-output;
+    --price applies to this process and its sub-agents, and a dollar cap without a price
+    is refused here, before any staging or call.
+    """
     from rlm_cli.calls.ledger import Budget
     from rlm_cli.calls.runner import Settings
 
     backend = choose(backend)
+    model = model or BACKENDS[backend].default_model
+    if backend == "anthropic":
+        check_price(model, price, max_cost)
+        if concurrency is None or max_output is None:
+            from rlm_cli.calls.engine import local_defaults, probe
+
+            local_concurrency, local_output = local_defaults(probe(model))
+            concurrency = concurrency or local_concurrency
+            max_output = max_output or local_output
     settings = Settings(
-        model=model or BACKENDS[backend].default_model,
-        max_tokens=max_output,
-        concurrency=concurrency,
+        model=model,
+        max_tokens=max_output or 4096,
+        concurrency=concurrency or 8,
         max_attempts=retries,
         call_timeout=timeout,
         backoff_base=retry_delay,
     )
     return Calls(backend, settings, Budget(max_calls, max_tokens, max_cost), max_depth, quiet)
+
+
+def check_price(model: str, price: str | None, max_cost: float | None) -> None:
+    """Apply --price (sub-agent processes inherit it); refuse a dollar cap with no price."""
+    import os
+
+    from rlm_cli.calls.pricing import PRICE_ENV, check_cap, parse_price
+
+    if price:
+        parse_price(price)
+        os.environ[PRICE_ENV] = price
+    check_cap(model, max_cost)
 
 
 def batch_mode(agents: Agents, batch: bool, resume: bool = False) -> str | None:

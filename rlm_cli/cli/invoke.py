@@ -14,6 +14,7 @@ import click
 
 from rlm_cli.cli.groups import Agents, Calls, Staging
 from rlm_cli.errors import EXIT_INTERRUPTED, RlmError
+from rlm_cli.redact import scrub
 
 if TYPE_CHECKING:
     from rlm_cli.calls.context import Context
@@ -89,12 +90,15 @@ def open_context(
 
     agents = agents or Agents()
     tree = Tree.from_env(calls.max_depth)
+    reporter = Reporter(calls.quiet)
+    for notice in tree.inherit(calls.budget):  # a child's limits never exceed the root's
+        reporter.warn(notice)
     if calling:
         check_ready(calls.backend)
     return Context(
         backend=LazyBackend(calls.backend, tree),
         settings=calls.settings,
-        reporter=Reporter(calls.quiet),
+        reporter=reporter,
         tree=tree,
         budget=calls.budget,
         agentic=agents.agentic,
@@ -173,6 +177,6 @@ def cli_errors(f: Callable[..., Any]) -> Callable[..., Any]:
         except RlmError as e:
             raise CliError(e.message, e.exit_code) from e
         except OSError as e:
-            raise CliError(f"{e.strerror or e}: {e.filename or ''}".rstrip(": "), 1) from e
+            raise CliError(scrub(f"{e.strerror or e}: {e.filename or ''}".rstrip(": ")), 1) from e
 
     return wrapper

@@ -21,7 +21,7 @@ Environment:
   ANTHROPIC_BASE_URL  API endpoint (default: Anthropic's)
   RLM_MODEL, RLM_BACKEND, RLM_CONCURRENCY, RLM_CHUNK_TOKENS, RLM_MAX_OUTPUT, RLM_RETRIES,
   RLM_RETRY_DELAY, RLM_TIMEOUT, RLM_MAX_CALLS, RLM_MAX_TOKENS, RLM_MAX_COST, RLM_MAX_DEPTH,
-  RLM_MAX_TURNS, RLM_MAX_INPUT, RLM_WORKSPACE   defaults for the options of the same names
+  RLM_MAX_TURNS, RLM_MAX_INPUT, RLM_PRICE, RLM_WORKSPACE   defaults for the options of those names
   RLM_PROGRESS_INTERVAL  seconds between progress lines off a terminal (default 30)
   RLM_BATCH_POLL      first wait in seconds between polls of a --batch (default 5; backs off)
   RLM_DEPTH           this process's depth in a recursion tree (0 at the top; set for sub-agents)
@@ -39,10 +39,9 @@ def chunk_options(f: Callable[..., Any]) -> Callable[..., Any]:
             click.option(
                 "--chunk-tokens",
                 type=click.IntRange(min=1),
-                default=20_000,
-                show_default=True,
                 envvar="RLM_CHUNK_TOKENS",
-                help="Token budget of one chunk (estimated).",
+                help="Token budget of one chunk (estimated) [default: 20000, or what fits the "
+                "window a local engine reports].",
             ),
             click.option(
                 "--include",
@@ -57,7 +56,10 @@ def chunk_options(f: Callable[..., Any]) -> Callable[..., Any]:
                 help="Skip files and directories matching GLOB (repeatable).",
             ),
             click.option(
-                "--no-gitignore", is_flag=True, help="Read files that .gitignore excludes."
+                "--no-gitignore",
+                is_flag=True,
+                help="Read files that .gitignore excludes (in a git checkout: the untracked "
+                "ones it ignores; tracked files are always read).",
             ),
             click.option(
                 "--per-file",
@@ -69,7 +71,8 @@ def chunk_options(f: Callable[..., Any]) -> Callable[..., Any]:
                 type=click.IntRange(min=1),
                 default=10 * 1024 * 1024,
                 show_default=True,
-                help="Skip (and record) files larger than this.",
+                help="Skip (and record) files larger than this found by walking a directory; "
+                "a file you name (or -) is read whatever its size.",
             ),
         ],
     )(f)
@@ -82,7 +85,7 @@ def model_options(f: Callable[..., Any]) -> Callable[..., Any]:
     ]
     defaults = "; ".join([BACKENDS[DEFAULT_BACKEND].default_model, *others])
     names = ("model", "backend", "max_output", "concurrency", "retries", "timeout")
-    names += ("retry_delay", "max_calls", "max_tokens", "max_cost", "max_depth", "quiet")
+    names += ("retry_delay", "max_calls", "max_tokens", "max_cost", "price", "max_depth", "quiet")
     return grouped(
         "calls",
         make_calls,
@@ -106,19 +109,17 @@ def model_options(f: Callable[..., Any]) -> Callable[..., Any]:
             click.option(
                 "--max-output",
                 type=click.IntRange(min=1),
-                default=4096,
-                show_default=True,
                 envvar="RLM_MAX_OUTPUT",
-                help="max_tokens of each answer.",
+                help="max_tokens of each answer [default: 4096; for a local engine an eighth "
+                "of its window, or 1024].",
             ),
             click.option(
                 "--concurrency",
                 "-j",
                 type=click.IntRange(min=1, max=1000),
-                default=8,
-                show_default=True,
                 envvar="RLM_CONCURRENCY",
-                help="Calls in flight at once.",
+                help="Calls in flight at once [default: 8; a llama-server's slot count; 1 for "
+                "Ollama].",
             ),
             click.option(
                 "--retries",
@@ -160,7 +161,14 @@ def model_options(f: Callable[..., Any]) -> Callable[..., Any]:
                 "--max-cost",
                 type=click.FloatRange(min=0, min_open=True),
                 envvar="RLM_MAX_COST",
-                help="Dollar budget for the whole recursion tree, at list prices.",
+                help="Dollar budget for the whole recursion tree, at list prices (or --price).",
+            ),
+            click.option(
+                "--price",
+                metavar="IN/OUT",
+                envvar="RLM_PRICE",
+                help="Dollars per million input/output tokens, for a model not in the price "
+                "table (e.g. 0/0 for a local model); without one its cost reads 'unknown'.",
             ),
             click.option(
                 "--max-depth",
@@ -231,7 +239,9 @@ def reduce_options(f: Callable[..., Any]) -> Callable[..., Any]:
         "--reduce-tokens",
         type=click.IntRange(min=500),
         default=None,
-        help="Token budget of one synthesis request [default: the chunk budget].",
+        help="Token budget of one synthesis request [default: half the model's context "
+        "window, less --max-output]. Must hold two answers of --max-output; checked before "
+        "any call.",
     )(f)
 
 

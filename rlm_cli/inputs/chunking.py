@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 from rlm_cli.inputs.sources import SourceFile
 
@@ -14,6 +16,7 @@ from rlm_cli.inputs.sources import SourceFile
 BYTES_PER_TOKEN = 3.0
 DEFAULT_CHUNK_TOKENS = 20_000
 MIN_CHUNK_TOKENS = 200
+BREAK_WINDOW = 1000
 
 HEADER_RE = re.compile(r"^==> (?P<path>.+) \[(?P<where>[^\]]*)\] <==$")
 LINE_NO_RE = re.compile(r"^(\d+)\t")
@@ -65,26 +68,31 @@ class Packer:
 
     def add(self, source: SourceFile) -> Iterator[Chunk]:
         """Add one file; yield every chunk that became full."""
+        if self.per_file and self._parts:
+            yield self._flush()
+        if source.streamed:
+            yield from self._add_stream(source)
+            return
         lines = source.text.split("\n")
         if lines and lines[-1] == "":
             lines.pop()  # a trailing newline ends the last line; it does not start a new one
-        rendered = [f"{i}\t{line}\n" for i, line in enumerate(lines, 1)]
-        sizes = [_size(r) for r in rendered]
         total = len(lines)
-        whole = _size(header(source.path, 1, total, total)) + sum(sizes) + 1
-        if self.per_file and self._parts:
-            yield self._flush()
+        # Sizes from the text's own size: no per-line work unless the file must be split.
+        body = _size(source.text) + (not source.text.endswith("\n")) + total + _digits(total)
+        whole = _size(header(source.path, 1, total, total)) + body + 1
         if whole <= self.budget - self._used:
-            self._append(source.path, 1, total, total, rendered, whole)
+            self._append(source.path, 1, total, total, _render(lines, 1), whole)
             return
         if self._parts:
             yield self._flush()
         if whole <= self.budget:
-            self._append(source.path, 1, total, total, rendered, whole)
+            self._append(source.path, 1, total, total, _render(lines, 1), whole)
             return
+        rendered = _render(lines, 1)
+        sizes = _rendered_sizes(lines, 1)
         start = 0
+        head = _size(header(source.path, total, total, total)) + 1  # the widest header
         while start < total:
-            head = _size(header(source.path, start + 1, total, total)) + 1
             if head + sizes[start] > self.budget:
                 yield from self._long_line(source.path, start + 1, lines[start])
                 start += 1
@@ -101,6 +109,80 @@ class Packer:
                 yield self._flush()
             start = end
 
+    def _add_stream(self, source: SourceFile) -> Iterator[Chunk]:
+        """Split a large file read in batches of lines, holding at most one chunk's lines.
+
+        Chunks come out exactly as they would for the same text held in memory, except that
+        the parts of a line longer than a chunk say "continues" instead of their count.
+        """
+        if self._parts:
+            yield self._flush()
+        path, total, budget = source.path, source.lines_total, self.budget
+        head = _size(header(path, total, total, total)) + 1  # the widest header of this file
+        room = self._room(path)
+        piece: list[str] = []
+        start, used, number, part = 1, head, 0, 0  # part: pieces of a long line written so far
+        for lines, open_end in source.batches(room):
+            if part or open_end:  # a piece of a line longer than room
+                text = lines[0]
+                if not part:
+                    yield from self._close(path, start, piece, text, total)
+                    piece = []
+                bits = _fit(text, room)
+                for n, bit in enumerate(bits, 1):
+                    part += 1
+                    yield self._part(path, number + 1, part, bit, not open_end and n == len(bits))
+                if open_end:
+                    continue
+                number, part, start, used = number + 1, 0, number + 2, head
+                lines = lines[1:]
+            sizes = _rendered_sizes(lines, number + 1)
+            cum = list(accumulate(sizes))
+            k, done = 0, 0  # lines taken from this batch, and their rendered size
+            while k < len(lines):
+                m = bisect_right(cum, budget - used + done, lo=k)
+                if m > k:
+                    piece += lines[k:m]
+                    used += cum[m - 1] - done
+                    number, done, k = number + m - k, cum[m - 1], m
+                    if k == len(lines):
+                        break
+                text, size = lines[k], sizes[k]
+                number, done, k = number + 1, cum[k], k + 1
+                if head + size > budget:
+                    yield from self._close(path, start, piece, text, total)
+                    yield from self._long_line(path, number, text)
+                    piece, start, used = [], number + 1, head
+                    continue
+                while piece and used + size > budget:  # a piece ends; its tail carries on
+                    cut = _best_break([*piece, text], 0, len(piece))
+                    yield self._piece(path, start, piece[:cut], total)
+                    piece, start = piece[cut:], start + cut
+                    used = head + sum(_rendered_sizes(piece, start))
+                piece.append(text)
+                used += size
+        if piece:
+            self._append(path, start, start + len(piece) - 1, total, _render(piece, start), used)
+
+    def _close(
+        self, path: str, start: int, piece: list[str], after: str, total: int
+    ) -> Iterator[Chunk]:
+        """Write out the lines before an over-long one, cut where an in-memory split would."""
+        while piece:
+            cut = _best_break([*piece, after], 0, len(piece))
+            yield self._piece(path, start, piece[:cut], total)
+            piece, start = piece[cut:], start + cut
+
+    def _piece(self, path: str, start: int, piece: list[str], total: int) -> Chunk:
+        """One full chunk of consecutive lines of a streamed file."""
+        self._append(path, start, start + len(piece) - 1, total, _render(piece, start), 0)
+        return self._flush()
+
+    def _room(self, path: str) -> int:
+        """Characters of one line that fit in a chunk of its own, beside its part header."""
+        widest = _part_header(path, 10**12, 10**7, 10**7) + f"{10**12}\t\n\n"
+        return self.budget - _size(widest) - len(", continues")
+
     def finish(self) -> Iterator[Chunk]:
         """Yield the last, partly filled chunk."""
         if self._parts:
@@ -114,23 +196,36 @@ class Packer:
         self._used += size
 
     def _long_line(self, path: str, number: int, line: str) -> Iterator[Chunk]:
-        """Split one over-long line into parts, each in a chunk of its own."""
+        """Split one over-long line held in memory into parts, each in a chunk of its own."""
         if self._parts:
             yield self._flush()
-        room = (
-            self.budget - _size(_part_header(path, number, 99999, 99999)) - len(f"{number}\t\n\n")
-        )
-        if not line.isascii():
-            room = room // 4  # worst case: four bytes per character
-        parts = math.ceil(len(line) / room)
-        for p in range(parts):
-            piece = line[p * room : (p + 1) * room]
-            text = _part_header(path, number, p + 1, parts) + f"{number}\t{piece}\n\n"
-            self._parts.append(text)
+        room = self._room(path)
+        parts = [
+            bit for at in range(0, len(line), room) for bit in _fit(line[at : at + room], room)
+        ]
+        for p, piece in enumerate(parts, 1):
+            self._parts.append(_part_header(path, number, p, len(parts)) + f"{number}\t{piece}\n\n")
             self._sources.append(
-                {"path": path, "start": number, "end": number, "part": f"{p + 1}/{parts}"}
+                {"path": path, "start": number, "end": number, "part": f"{p}/{len(parts)}"}
             )
             yield self._flush()
+
+    def _part(self, path: str, number: int, part: int, piece: str, last: bool) -> Chunk:
+        """One piece of an over-long line of a streamed file, in a chunk of its own.
+
+        The line is read as it streams, so a part that is not the last says it continues.
+        """
+        where = f"part {part} of {part}" if last else f"part {part}, continues"
+        self._parts.append(f"==> {path} [line {number}, {where}] <==\n{number}\t{piece}\n\n")
+        self._sources.append(
+            {
+                "path": path,
+                "start": number,
+                "end": number,
+                "part": f"{part}/{part if last else '?'}",
+            }
+        )
+        return self._flush()
 
     def _flush(self) -> Chunk:
         self._count += 1
@@ -139,12 +234,47 @@ class Packer:
         return chunk
 
 
+def _render(lines: list[str], start: int) -> list[str]:
+    return [
+        f"{n}\t{line}\n" for n, line in zip(range(start, start + len(lines)), lines, strict=True)
+    ]
+
+
+def _digits(n: int) -> int:
+    """How many digits the numbers 1 to n have in all."""
+    total, width, low = 0, 1, 1
+    while low <= n:
+        high = min(n, low * 10 - 1)
+        total += (high - low + 1) * width
+        width, low = width + 1, low * 10
+    return total
+
+
+def _rendered_sizes(lines: list[str], start: int) -> list[int]:
+    """UTF-8 sizes of lines as rendered with their numbers ("N\\tTEXT\\n")."""
+    texts = map(len, lines) if all(map(str.isascii, lines)) else map(_size, lines)
+    end = start + len(lines) - 1
+    if len(str(start)) == len(str(end)):
+        width = len(str(start)) + 2
+        return [t + width for t in texts]
+    return [len(str(n)) + t + 2 for n, t in zip(range(start, end + 1), texts, strict=True)]
+
+
+def _fit(text: str, room: int) -> list[str]:
+    """text cut into pieces of at most room UTF-8 bytes."""
+    if text.isascii() or len(text.encode("utf-8", "surrogatepass")) <= room:
+        return [text]
+    step = max(1, room // 4)
+    return [text[i : i + step] for i in range(0, len(text), step)]
+
+
 def _best_break(lines: list[str], start: int, end: int) -> int:
     """Where to end a piece: before a top-level definition, else after a blank line, else at end.
 
-    Only the last 40% of the piece is searched, so no piece shrinks much below the budget.
+    Only the last 40% of the piece (at most BREAK_WINDOW lines) is searched, so no piece
+    shrinks much below the budget and a piece of many short lines is searched quickly.
     """
-    floor = start + max(1, (end - start) * 6 // 10)
+    floor = max(start + max(1, (end - start) * 6 // 10), end - BREAK_WINDOW)
     blank = None
     for i in range(end, floor - 1, -1):
         if i <= start or i >= len(lines):

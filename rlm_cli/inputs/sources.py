@@ -1,59 +1,105 @@
-"""Walking and filtering inputs: files, directories and stdin, honouring .gitignore."""
+"""Reading inputs: named files, directories and stdin, streamed so any size fits in memory."""
 
 from __future__ import annotations
 
+import codecs
 import os
+import shutil
 import stat
 import sys
-from collections import Counter
+import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-
-from pathspec import GitIgnoreSpec
+from typing import BinaryIO
 
 from rlm_cli.errors import RlmError
+from rlm_cli.inputs.listing import Filters, Report, list_dir, raw_name, shown
 
-ALWAYS_SKIPPED_DIRS = {".git", ".hg", ".svn", ".bzr", ".jj", ".rlm"}
 BINARY_SNIFF_BYTES = 8192
-DEFAULT_MAX_FILE_BYTES = 10 * 1024 * 1024
 STDIN_NAME = "<stdin>"
+SLURP_BYTES = 4 * 1024 * 1024  # files up to this size are read whole; larger ones stream
+BLOCK_BYTES = 256 * 1024
 
 
-@dataclass
 class SourceFile:
-    """One text input: its display path, decoded text and a note on how it was decoded."""
+    """One text input: its display path, size, and text held in memory or streamed from disk."""
 
-    path: str
-    text: str
-    size: int
-    note: str | None = None
+    __slots__ = ("_bad", "_text", "file", "lines_total", "note", "path", "raw", "size", "spool")
+
+    def __init__(
+        self,
+        path: str,
+        text: str | None = None,
+        size: int = 0,
+        note: str | None = None,
+        file: Path | None = None,
+        raw: str | None = None,
+    ) -> None:
+        self.path, self._text, self.size, self.note = path, text, size, note
+        self.file, self.raw = file, raw  # raw: the name's bytes as hex when path is escaped
+        self.spool = False  # file is a temporary copy of a pipe, deleted once read
+        self.lines_total = 0  # counted before streaming, for "lines A-B of N" headers
+        self._bad = 0
+
+    @property
+    def text(self) -> str:
+        """The whole decoded text (read on first use for a streamed file)."""
+        if self._text is None:
+            assert self.file is not None
+            self._text, self.note = _decode(self.file.read_bytes())
+        return self._text
+
+    @property
+    def streamed(self) -> bool:
+        return self._text is None
+
+    def batches(self, room: int) -> Iterator[tuple[list[str], bool]]:
+        """Decoded lines of a streamed file, a block at a time, as (lines, open_end).
+
+        A line longer than room characters arrives in pieces, one per batch, each with
+        open_end True except the last; in any other batch every line is complete.
+        """
+        assert self.file is not None
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        carry = ""
+        with open(self.file, "rb") as f:
+            while True:
+                block = f.read(BLOCK_BYTES)
+                text = carry + decoder.decode(block, final=not block)
+                self._bad += text.count("\ufffd") - carry.count("\ufffd")
+                lines = text.split("\n")
+                carry = lines.pop()
+                if lines and max(map(len, lines)) > room:
+                    yield from _cut_long(lines, room)
+                elif lines:
+                    yield lines, False
+                while len(carry) > room:
+                    yield [carry[:room]], True
+                    carry = carry[room:]
+                if not block:
+                    break
+        if carry:
+            yield [carry], False
+        if self._bad:
+            self.note = f"invalid UTF-8: {self._bad} replacement characters"
 
 
-@dataclass
-class Report:
-    """What the walk passed over: skipped files (with reasons) and counts of excluded ones."""
-
-    skipped: list[dict[str, str]] = field(default_factory=list)
-    excluded: Counter[str] = field(default_factory=Counter)
-
-    def skip(self, path: str, reason: str) -> None:
-        self.skipped.append({"path": path, "reason": reason})
-
-
-@dataclass
-class Filters:
-    """User choices that decide which walked files are read."""
-
-    include: list[str] = field(default_factory=list)
-    exclude: list[str] = field(default_factory=list)
-    gitignore: bool = True
-    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
-    skip_paths: set[Path] = field(default_factory=set)
-
-    def __post_init__(self) -> None:
-        self._include = GitIgnoreSpec.from_lines(self.include) if self.include else None
-        self._exclude = GitIgnoreSpec.from_lines(self.exclude) if self.exclude else None
+def _cut_long(lines: list[str], room: int) -> Iterator[tuple[list[str], bool]]:
+    """Batches of complete lines, with each line longer than room yielded in pieces."""
+    run: list[str] = []
+    for line in lines:
+        if len(line) <= room:
+            run.append(line)
+            continue
+        if run:
+            yield run, False
+            run = []
+        while len(line) > room:
+            yield [line[:room]], True
+            line = line[room:]
+        run.append(line)  # the last piece: complete, so the next batch starts afresh
+    if run:
+        yield run, False
 
 
 def check_paths(paths: list[str]) -> None:
@@ -62,164 +108,148 @@ def check_paths(paths: list[str]) -> None:
         raise RlmError("no inputs given: name files or directories, or '-' to read stdin")
     if paths.count("-") > 1:
         raise RlmError("'-' (stdin) may be given only once")
-    missing = [p for p in paths if p != "-" and not os.path.lexists(p)]
+    missing = [shown(p) for p in paths if p != "-" and not os.path.lexists(p)]
     if missing:
         raise RlmError("path not found: " + ", ".join(missing))
 
 
 def iter_sources(paths: list[str], filters: Filters, report: Report) -> Iterator[SourceFile]:
-    """Yield every readable text file under the given paths, in a stable order."""
+    """Yield every readable text file under the given paths, in a stable order.
+
+    Size limits apply only to files found by walking a directory: a file (or stdin) the
+    user named is read whatever its size.
+    """
     check_paths(paths)
     for arg in paths:
         if arg == "-":
-            data = sys.stdin.buffer.read()
-            source = _decode(STDIN_NAME, data, report)
+            source = _spooled(sys.stdin.buffer, STDIN_NAME, filters.spool_dir, report)
             if source:
                 yield source
         elif os.path.isdir(arg):
-            root = Path(arg)
-            specs = _ancestor_ignores(root) if filters.gitignore else []
-            yield from _walk(root, _display_root(arg), specs, filters, report)
+            for path, display in list_dir(arg, filters, report):
+                yield from _read_file(path, display, filters.max_file_bytes, report)
         else:
-            yield from _read_file(Path(arg), _display(arg), filters, report)
-
-
-def _display_root(arg: str) -> str:
-    """The prefix shown before paths found under a directory argument."""
-    norm = os.path.normpath(arg).replace(os.sep, "/")
-    return "" if norm == "." else norm + "/"
+            yield from _read_file(Path(arg), _display(arg), None, report, filters.spool_dir)
 
 
 def _display(path: str) -> str:
     return os.path.normpath(path).replace(os.sep, "/")
 
 
-def _load_ignore(path: Path) -> GitIgnoreSpec | None:
-    """Parse one ignore file, or None when it is absent or unreadable."""
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return None
-    return GitIgnoreSpec.from_lines(lines)
-
-
-def _ancestor_ignores(root: Path) -> list[tuple[Path, GitIgnoreSpec]]:
-    """Ignore rules that apply to root from enclosing directories of the same git work tree."""
-    root = root.resolve()
-    chain = []
-    for parent in [root, *root.parents]:
-        chain.append(parent)
-        if (parent / ".git").exists():
-            break
-    else:
-        return []  # not inside a git work tree: only the walked tree's own .gitignore files count
-    top = chain[-1]
-    specs = []
-    info = _load_ignore(top / ".git" / "info" / "exclude")
-    if info:
-        specs.append((top, info))
-    for parent in reversed(chain[1:]):  # root's own .gitignore is loaded by the walk
-        spec = _load_ignore(parent / ".gitignore")
-        if spec:
-            specs.append((parent, spec))
-    return specs
-
-
-def _ignored(path: Path, is_dir: bool, specs: list[tuple[Path, GitIgnoreSpec]]) -> bool:
-    """Whether the deepest ignore file with an opinion on path ignores it (paths are absolute)."""
-    for base, spec in reversed(specs):
-        if not path.is_relative_to(base):
-            continue
-        rel = path.relative_to(base).as_posix()
-        result = spec.check_file(rel + "/" if is_dir else rel)
-        if result.include is not None:
-            return result.include
-    return False
-
-
-def _walk(
-    root: Path,
-    prefix: str,
-    specs: list[tuple[Path, GitIgnoreSpec]],
-    filters: Filters,
-    report: Report,
+def _read_file(
+    path: str | Path, name: str, limit: int | None, report: Report, spool_dir: Path | None = None
 ) -> Iterator[SourceFile]:
-    """Depth-first walk in sorted order, pruning ignored and excluded directories."""
-    base = root.resolve()
+    """Read one file, recording a skip instead of failing when it cannot be used.
 
-    def visit(directory: Path, specs: list[tuple[Path, GitIgnoreSpec]]) -> Iterator[SourceFile]:
-        if filters.gitignore:
-            own = _load_ignore(directory / ".gitignore")
-            if own:
-                specs = [*specs, (directory, own)]
-        try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
-        except OSError as e:
-            report.skip(
-                prefix + directory.relative_to(base).as_posix(), f"unreadable: {e.strerror}"
-            )
-            return
-        for entry in entries:
-            path = Path(entry.path)
-            rel = path.relative_to(base).as_posix()
-            if entry.is_symlink():
-                report.skip(prefix + rel, "symlink (not followed)")
-                continue
-            is_dir = entry.is_dir(follow_symlinks=False)
-            if is_dir and (entry.name in ALWAYS_SKIPPED_DIRS or path in filters.skip_paths):
-                report.excluded["vcs or workspace directory"] += 1
-                continue
-            if filters.gitignore and _ignored(path, is_dir, specs):
-                report.excluded[".gitignore"] += 1
-                continue
-            if filters._exclude and filters._exclude.match_file(rel + "/" if is_dir else rel):
-                report.excluded["--exclude"] += 1
-                continue
-            if is_dir:
-                yield from visit(path, specs)
-                continue
-            if filters._include and not filters._include.match_file(rel):
-                report.excluded["not matched by --include"] += 1
-                continue
-            yield from _read_file(path, prefix + rel, filters, report)
-
-    yield from visit(base, specs)
-
-
-def _read_file(path: Path, shown: str, filters: Filters, report: Report) -> Iterator[SourceFile]:
-    """Read one file, recording a skip instead of failing when it cannot be used."""
+    limit is None for a file the user named: it is read whatever its size, and a named
+    pipe (say, `<(git log)`) is read like stdin.
+    """
+    display = shown(name)
     try:
-        st = path.stat()
-        if not stat.S_ISREG(st.st_mode):
-            report.skip(shown, "not a regular file")
+        st = os.stat(path) if limit is None else os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            report.skip(display, "symlink (not followed)")
             return
-        if st.st_size > filters.max_file_bytes:
+        if limit is None and (stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode)):
+            with open(path, "rb") as stream:
+                source = _spooled(stream, display, spool_dir, report)
+            if source:
+                yield source
+            return
+        if stat.S_ISDIR(st.st_mode):
+            report.skip(display, "a directory in git's list (a submodule?); name it to read it")
+            return
+        if not stat.S_ISREG(st.st_mode):
+            report.skip(display, "not a regular file")
+            return
+        if limit is not None and st.st_size > limit:
             report.skip(
-                shown,
-                f"too large ({st.st_size:,} bytes > {filters.max_file_bytes:,}; "
-                "raise --max-file-bytes to include it)",
+                display,
+                f"too large ({st.st_size:,} bytes > {limit:,}; raise --max-file-bytes "
+                "to include it, or name the file)",
             )
             return
-        data = path.read_bytes()
+        if st.st_size <= SLURP_BYTES:
+            with open(path, "rb") as f:
+                data = f.read(BINARY_SNIFF_BYTES)
+                if b"\0" not in data:  # a binary file is not read past its first block
+                    data += f.read()
+            source = _in_memory(display, data, report)
+        else:
+            source = _streamed(Path(path), display, st.st_size, report)
     except OSError as e:
-        report.skip(shown, f"unreadable: {e.strerror or e}")
+        report.skip(display, f"unreadable: {e.strerror or e}")
         return
-    source = _decode(shown, data, report)
     if source:
+        source.raw = raw_name(name)
         yield source
 
 
-def _decode(shown: str, data: bytes, report: Report) -> SourceFile | None:
-    """Text of a file, or None (with a recorded reason) for binary and empty files."""
+def _in_memory(display: str, data: bytes, report: Report) -> SourceFile | None:
+    """A small file's text, or None (with a recorded reason) for binary and empty files."""
     if not data:
-        report.skip(shown, "empty")
+        report.skip(display, "empty")
         return None
     if b"\0" in data[:BINARY_SNIFF_BYTES]:
-        report.skip(shown, "binary (NUL byte in the first 8 KiB)")
+        report.skip(display, "binary (NUL byte in the first 8 KiB)")
         return None
+    text, note = _decode(data)
+    return SourceFile(display, text, len(data), note)
+
+
+def _decode(data: bytes) -> tuple[str, str | None]:
     try:
-        return SourceFile(shown, data.decode("utf-8"), len(data))
+        return data.decode("utf-8"), None
     except UnicodeDecodeError:
         text = data.decode("utf-8", errors="replace")
-        bad = text.count("\ufffd")
-        return SourceFile(shown, text, len(data), f"invalid UTF-8: {bad} replacement characters")
+        return text, f"invalid UTF-8: {text.count(chr(0xFFFD))} replacement characters"
+
+
+def _streamed(path: Path, display: str, size: int, report: Report) -> SourceFile | None:
+    """A large file, checked and its lines counted in one pass of fixed-size blocks."""
+    newlines, last = 0, b""
+    with open(path, "rb") as f:
+        first = f.read(BINARY_SNIFF_BYTES)
+        if b"\0" in first:
+            report.skip(display, "binary (NUL byte in the first 8 KiB)")
+            return None
+        block = first
+        while block:
+            newlines += block.count(b"\n")
+            last = block[-1:]
+            block = f.read(8 * BLOCK_BYTES)
+    source = SourceFile(display, None, size, file=path)
+    source.lines_total = newlines + (last != b"\n")
+    return source
+
+
+def _spooled(
+    stream: BinaryIO, display: str, spool_dir: Path | None, report: Report
+) -> SourceFile | None:
+    """A pipe: held in memory when small, else spooled to a file in the workspace and streamed."""
+    head = stream.read(SLURP_BYTES + 1)
+    if len(head) <= SLURP_BYTES:
+        return _in_memory(display, head, report)
+    if spool_dir is not None:
+        spool_dir.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=".stdin.", suffix=".spool", dir=spool_dir)
+    with os.fdopen(fd, "wb") as out:
+        out.write(head)
+        shutil.copyfileobj(stream, out, 8 * BLOCK_BYTES)
+    spool = Path(name)
+    try:
+        source = _streamed(spool, display, spool.stat().st_size, report)
+    except BaseException:
+        spool.unlink(missing_ok=True)
+        raise
+    if source is None:
+        spool.unlink(missing_ok=True)
+    else:
+        source.spool = True
+    return source
+
+
+def release(source: SourceFile) -> None:
+    """Delete the spool file behind a streamed pipe once it has been read."""
+    if source.spool and source.file is not None:
+        source.file.unlink(missing_ok=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from rlm_cli.calls.pricing import round_cost, show_cost
 from rlm_cli.observe import trace
 from rlm_cli.observe.report_page import PAGE
 from rlm_cli.observe.trace import Call, Group, Run
@@ -98,7 +99,7 @@ def data(ws: Workspace, runs: list[Run], report_dir: Path) -> dict[str, Any]:
             "dur": None if c.duration is None else round(c.duration, 3),
             "attempts": c.attempts,
             "tokens": c.tokens,
-            "cost": round(c.cost, 6),
+            "cost": round_cost(c.cost),
             "error": clip(c.error, MAX_ERROR),
             "link": linked.get(c.call),
             "notes": notes or 0,
@@ -120,7 +121,7 @@ def group_table(title: str, groups: list[Group], total: Group) -> str:
     for g, cls in [*((g, f"{title}-row") for g in groups), (total, "sum")]:
         cells = [g.key, f"{g.calls:,}", f"{g.failed:,}", f"{g.open:,}", f"{g.tokens:,}"]
         tds = "".join(f"<td>{esc(v)}</td>" for v in cells)
-        body.append(f'<tr class="{cls}">{tds}<td>{g.cost:.4f}</td></tr>')
+        body.append(f'<tr class="{cls}">{tds}<td>{show_cost(g.cost)}</td></tr>')
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
@@ -185,7 +186,7 @@ def render(ws: Workspace, runs: list[Run], report_dir: Path) -> str:
         "totals": (
             f"<b>{total.calls:,}</b> calls \u00b7 <b>{total.failed:,}</b> failed \u00b7 "
             f"<b>{total.open:,}</b> with no end \u00b7 <b>{total.tokens:,}</b> tokens \u00b7 "
-            f"<b>${total.cost:.4f}</b> \u00b7 wall {payload['span']:.1f}s"
+            f"<b>{show_cost(total.cost)}</b> \u00b7 wall {payload['span']:.1f}s"
         ),
         "tables": group_table("depth", trace.groups(calls, lambda c: c.depth), total)
         + group_table("model", trace.groups(calls, lambda c: c.model), total),

@@ -122,7 +122,7 @@ function label(c) {
               el("span", "kind", c.kind), " ", el("span", "cid", c.id), " ");
   const tokens = c.tokens.toLocaleString("en-US");
   line.append(el("span", "num", secs(c.dur) + " \\u00b7 " + tokens + " tok \\u00b7 $" +
-                 c.cost.toFixed(4) + " \\u00b7 d" + c.depth + " \\u00b7 " + D.models[c.model]));
+                 (c.cost == null ? "unknown" : "$" + c.cost.toFixed(4)) + " \\u00b7 d" + c.depth + " \\u00b7 " + D.models[c.model]));
   if (c.attempts > 1) line.append(" ", el("span", "retries", c.attempts + " attempts"));
   if (c.link) {
     const a = el("a", "res", "result");

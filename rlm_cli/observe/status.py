@@ -6,8 +6,10 @@ from collections import Counter
 from typing import Any
 
 from rlm_cli.calls.ledger import read_events
+from rlm_cli.calls.pricing import round_cost, show_cost
 from rlm_cli.errors import RlmError
 from rlm_cli.observe.trace import Call, build, groups, run_ids, total
+from rlm_cli.progress import Reporter
 from rlm_cli.workspace import Workspace, read_json
 
 
@@ -21,7 +23,7 @@ def gather(ws: Workspace) -> dict[str, Any]:
         record = read_json(path)
         statuses[record.get("status", "unknown") if record else "unreadable"] += 1
     chunks = len(manifest["chunks"]) if manifest else 0
-    events = list(read_events(ws.trace_path))
+    events = list(read_events(ws.trace_path, Reporter().warn))
     calls = [c for run in run_ids(events) for c in build(events, run).calls]
     return {
         "workspace": str(ws.root),
@@ -38,7 +40,7 @@ def _spend(calls: list[Call]) -> dict[str, Any]:
 
     def rows(key: Any) -> list[dict[str, Any]]:
         return [
-            {"key": g.key, "calls": g.calls, "tokens": g.tokens, "cost_usd": round(g.cost, 6)}
+            {"key": g.key, "calls": g.calls, "tokens": g.tokens, "cost_usd": round_cost(g.cost)}
             for g in groups(calls, key)
         ]
 
@@ -48,7 +50,7 @@ def _spend(calls: list[Call]) -> dict[str, Any]:
         "in_flight": t.open,
         "failed": t.failed,
         "tokens": t.tokens,
-        "cost_usd": round(t.cost, 6),
+        "cost_usd": round_cost(t.cost),
         "by_depth": rows(lambda c: c.depth),
         "by_model": rows(lambda c: c.model),
     }
@@ -65,7 +67,7 @@ def render(status: dict[str, Any]) -> str:
         f"{status['missing']} not yet called",
         f"final.md   {'written' if status['final'] else 'not yet'}",
         f"calls      {calls['total']} ({calls['in_flight']} in flight, {calls['failed']} failed), "
-        f"{calls['tokens']:,} tokens, ${calls['cost_usd']:.4f}",
+        f"{calls['tokens']:,} tokens, {show_cost(calls['cost_usd'])}",
     ]
     for title, key in (("depth", "by_depth"), ("model", "by_model")):
         if not calls[key]:
@@ -75,6 +77,6 @@ def render(status: dict[str, Any]) -> str:
         lines.append(f"{title:<{width}}  {'calls':>7}  {'tokens':>12}  {'dollars':>10}")
         for r in calls[key]:
             lines.append(
-                f"{r['key']!s:<{width}}  {r['calls']:>7}  {r['tokens']:>12,}  {r['cost_usd']:>10.4f}"
+                f"{r['key']!s:<{width}}  {r['calls']:>7}  {r['tokens']:>12,}  {show_cost(r['cost_usd']):>10}"
             )
     return "\n".join(lines)

@@ -15,11 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rlm_cli.calls.ledger import read_events
+from rlm_cli.calls.ledger import alive, read_events
+from rlm_cli.calls.pricing import add_cost
 from rlm_cli.errors import RlmError
+from rlm_cli.progress import Reporter
+from rlm_cli.redact import scrub
 from rlm_cli.workspace import Workspace, read_json
 
-OPEN = "open"  # a start with no end: still in flight, or its process was killed
+OPEN = "open"  # a start with no end, its process still running: in flight
+KILLED = "killed"  # a start with no end whose process is gone (killed, or crashed)
 RESULT_DIRS = {"results", "queries"}  # folders whose <id>.json records name their call_ids
 
 
@@ -39,8 +43,10 @@ class Call:
     status: str = OPEN
     attempts: int = 0
     tokens: int = 0
-    cost: float = 0.0
+    cost: float | None = 0.0  # None: the model has no known price
     error: str | None = None
+    queued: float = 0.0  # seconds waiting for a --concurrency slot, before start
+    first_token: float | None = None  # streamed calls: seconds from start to the first text
     children: list[Call] = field(default_factory=list)
     notes: list[dict[str, Any]] = field(default_factory=list)
 
@@ -81,7 +87,7 @@ class Group:
     failed: int = 0
     open: int = 0
     tokens: int = 0
-    cost: float = 0.0
+    cost: float | None = 0.0  # None once any call's price is unknown
 
 
 def run_ids(events: Iterable[dict[str, Any]]) -> list[str]:
@@ -128,6 +134,10 @@ def build(events: Iterable[dict[str, Any]], run: str) -> Run:
                 model=str(e.get("model") or "?"),
                 start=float(e.get("t") or 0.0),
             )
+            pid = e.get("pid")
+            if not e.get("batch") and isinstance(pid, int) and not alive(pid):
+                calls[e["call"]].status = KILLED  # until an end event says otherwise (a batch
+                # request stays in flight at the API after its submitter stopped)
         elif kind == "end" and e.get("call") in calls:
             _finish(calls[e["call"]], e)
         elif kind == "note":
@@ -154,8 +164,11 @@ def _finish(c: Call, e: dict[str, Any]) -> None:
         c.end = c.start + float(e["duration_s"])
     c.attempts = int(e.get("attempts") or 0)
     c.tokens = sum(int(v or 0) for v in (e.get("usage") or {}).values())
-    c.cost = float(e.get("cost_usd") or 0.0)
-    c.error = e.get("error")
+    raw = e.get("cost_usd", 0.0)
+    c.cost = None if raw is None else float(raw or 0.0)  # None: the model had no price
+    c.error = scrub(str(e["error"])) if e.get("error") else None  # also a ledger written before
+    c.queued = float(e.get("queued_s") or 0.0)
+    c.first_token = e.get("first_token_s")
 
 
 def load(ws: Workspace, choice: str = "latest") -> list[Run]:
@@ -166,7 +179,7 @@ def load(ws: Workspace, choice: str = "latest") -> list[Run]:
             f"no trace in {ws.root} (trace.jsonl is written by the calls of a run): run "
             f"`rlm-sub map`, `rlm-sub run` or `rlm-sub solve` with -w {ws.root} first"
         )
-    events = list(read_events(path))
+    events = list(read_events(path, Reporter().warn))
     ids = pick_runs(run_ids(events), choice)
     if not ids:
         raise RlmError(f"{path} holds no calls yet: run `rlm-sub map` or `rlm-sub run` first")
@@ -182,7 +195,7 @@ def groups(calls: Iterable[Call], key: Callable[[Call], Any]) -> list[Group]:
         g.failed += c.failed
         g.open += c.status == OPEN
         g.tokens += c.tokens
-        g.cost += c.cost
+        g.cost = add_cost(g.cost, c.cost)
     return [out[k] for k in sorted(out, key=str)]
 
 

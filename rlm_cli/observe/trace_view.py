@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from rlm_cli.calls.pricing import show_cost
 from rlm_cli.observe import trace
 from rlm_cli.observe.trace import OPEN, Call, Run
 
@@ -35,9 +36,13 @@ def label(c: Call) -> Text:
         (c.id, "cyan"),
         "  ",
         (status, STATUS_STYLE.get(c.status, "magenta")),
-        f"  {seconds(c.duration)}  {c.tokens:,} tok  ${c.cost:.4f}",
+        f"  {seconds(c.duration)}  {c.tokens:,} tok  {show_cost(c.cost)}",
         (f"  d{c.depth}", "dim"),
     )
+    if c.first_token is not None:
+        text.append(f"  first token {seconds(c.first_token)}", "dim")
+    if c.queued >= 0.05:
+        text.append(f"  after {seconds(c.queued)} queued", "dim")
     if c.attempts > 1:
         text.append(f"  {c.attempts} attempts", "yellow")
     return text
@@ -81,7 +86,7 @@ def run_header(r: Run) -> Text:
         (r.run, "bold cyan"),
         f"  {when}  {t.calls} call{'' if t.calls == 1 else 's'}, ",
         (f"{t.failed} failed", "red" if t.failed else ""),
-        f", {t.tokens:,} tokens, ${t.cost:.4f}, wall {seconds(r.wall)}",
+        f", {t.tokens:,} tokens, {show_cost(t.cost)}, wall {seconds(r.wall)}",
     )
     if t.open:
         text.append(f", {t.open} with no end", "magenta")
@@ -103,7 +108,7 @@ def levels_table(calls: list[Call]) -> Table:
             Text(f"{g.failed:,}", "red" if g.failed else ""),
             f"{g.open:,}",
             f"{g.tokens:,}",
-            f"${g.cost:.4f}",
+            show_cost(g.cost),
         )
     return table
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from rlm_cli.calls.backends.anthropic_batches import BatchApi, Gone, Transient, read_result
 from rlm_cli.calls.backends.protocol import USAGE_FIELDS, Request, message_params
-from rlm_cli.calls.ledger import BudgetExceeded, Ledger, read_events
+from rlm_cli.calls.ledger import BudgetExceeded, Ledger, read_events, upper_tokens
 from rlm_cli.calls.pricing import cost
 from rlm_cli.calls.records import (
     CallEnd,
@@ -37,7 +37,6 @@ from rlm_cli.calls.records import (
 )
 from rlm_cli.calls.runner import Job, Outcome
 from rlm_cli.errors import RlmError
-from rlm_cli.inputs.chunking import estimate_tokens
 from rlm_cli.progress import StatusLine
 from rlm_cli.steps.batch_store import Store
 from rlm_cli.workspace import Workspace, read_json
@@ -129,7 +128,7 @@ def _plan(jobs: list[Job], model: str, max_tokens: int, ledger: Ledger) -> list[
     for job in jobs:
         material = job.material()
         user = job.render(material)
-        est_in = estimate_tokens(job.system) + estimate_tokens(user)
+        est_in = upper_tokens(job.system, user)  # a cap must hold for dense input too
         est_cost = estimated_cost(model, est_in, max_tokens, ledger, batch=True)
         body = {
             "custom_id": job.id,

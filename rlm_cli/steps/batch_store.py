@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rlm_cli.errors import RlmError
-from rlm_cli.workspace import Workspace, read_json, write_json
+from rlm_cli.workspace import Workspace, check_id, read_json, write_json
 
 VERSION = 1
 
@@ -21,6 +21,10 @@ class Store:
                 f"{self.path} was written by another rlm-sub version: fetch its batches with "
                 "that version, or delete the file to abandon them"
             )
+        for batch in self.batches:
+            for request in batch.get("requests") or []:
+                check_id(request.get("id"), self.path)
+                check_id(request.get("custom_id"), self.path)
 
     @property
     def batches(self) -> list[dict[str, Any]]:

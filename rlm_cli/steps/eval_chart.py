@@ -89,6 +89,15 @@ def chart(lines: list[dict[str, Any]], title: str) -> str:
             f'<line x1="{x}" y1="42" x2="{x + 24}" y2="42" stroke="{colour}" stroke-width="3"/>'
         )
         svg.append(f'<text x="{x + 30}" y="46">{escape(method)}</text>')
+    if any("map_score" in line for line in lines):
+        x = PAD + len(methods) * 110
+        svg.append(
+            f'<line x1="{x}" y1="42" x2="{x + 24}" y2="42" stroke="#2471a3" stroke-width="2" '
+            'stroke-dasharray="5,4"/>'
+        )
+        svg.append(
+            f'<text x="{x + 30}" y="46">run: what the sub-agents found, before synthesis</text>'
+        )
     for n, task in enumerate(tasks):
         ox = PAD + (n % cols) * (PANEL_W + PAD)
         oy = 60 + (n // cols) * (PANEL_H + 2 * PAD) + PAD // 2
@@ -142,6 +151,17 @@ def _panel(
         nudge = (k - (len(methods) - 1) / 2) * 3  # keep equal scores of two methods apart
         path = " ".join(f"{x(s):.1f},{y(v) + nudge:.1f}" for s, v in points)
         out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2.5"/>')
+        found = sorted(
+            (ln["size"], ln["map_score"])
+            for ln in lines
+            if ln["method"] == method and "map_score" in ln
+        )
+        if found:
+            dashed = " ".join(f"{x(s):.1f},{y(v) + nudge + 2:.1f}" for s, v in found)
+            out.append(
+                f'<polyline points="{dashed}" fill="none" stroke="{colour}" stroke-width="2" '
+                'stroke-dasharray="5,4"/>'
+            )
         for s, v in points:
             out.append(
                 f'<circle cx="{x(s):.1f}" cy="{y(v) + nudge:.1f}" r="4" fill="{colour}">'

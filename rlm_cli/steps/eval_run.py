@@ -21,7 +21,7 @@ from rlm_cli.inputs.chunking import estimate_tokens, render_files
 from rlm_cli.inputs.sources import Filters, Report, iter_sources
 from rlm_cli.steps.eval_score import score
 from rlm_cli.steps.eval_tasks import Case, make_case
-from rlm_cli.workspace import Workspace, atomic_write
+from rlm_cli.workspace import Workspace, atomic_write, sha256
 
 METHODS = ("direct", "run", "solve")
 DIRECT_CUTS = 6  # direct: how often a rejected input is cut further before the trial fails
@@ -39,10 +39,15 @@ class EvalPlan:
     out: Path
     window: int
     chunk_tokens: int = 20_000
-    reduce_tokens: int | None = None
+    reduce_tokens: int | None = None  # default: the chunk budget, within 4000..window/2
     max_turns: int = 12
     depth: float | None = None
     repo: Path | None = None
+
+    @property
+    def reduce_budget(self) -> int:
+        """The synthesis budget: as given, else the chunk budget kept within 4000..window/2."""
+        return self.reduce_tokens or min(max(self.chunk_tokens, 4000), self.window // 2)
 
     def grid(self) -> Iterator[tuple[str, int, str, int]]:
         for task in self.tasks:
@@ -82,12 +87,18 @@ def load_rows(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def done_ids(rows: list[dict[str, Any]], seed: int) -> set[str]:
-    """Trials already finished with this seed; failed ones are tried again."""
+def setup_id(plan: EvalPlan, model: str, max_output: int) -> str:
+    """A short hash of what decides a trial's answer besides its input: model and budgets."""
+    what = [model, max_output, plan.window, plan.chunk_tokens, plan.reduce_budget, plan.max_turns]
+    return sha256(*map(str, [*what, plan.depth, plan.repo]))[:8]
+
+
+def done_ids(rows: list[dict[str, Any]], seed: int, setup: str) -> set[str]:
+    """Trials already finished with this seed and setup; failed ones are tried again."""
     return {
         trial_id(r["task"], r["size"], r["method"], r["trial"])
         for r in rows
-        if r.get("status") == "ok" and r.get("seed") == seed
+        if r.get("status") == "ok" and r.get("seed") == seed and r.get("setup") == setup
     }
 
 
@@ -185,7 +196,7 @@ async def run_rlm(
         raise BudgetExceeded(mapped.budget_stop)
     if mapped.failed:
         raise CallError("failed", f"{len(mapped.failed)} map call(s) failed")
-    reduced = await reduce_step(ws, question, ctx, plan.reduce_tokens, False)
+    reduced = await reduce_step(ws, question, ctx, plan.reduce_budget, False)
     answers = "\n".join(p.read_text(encoding="utf-8") for p in sorted(ws.results_dir.glob("c*.md")))
     return {"answer": reduced.text, "map_answers": answers, "chunks": mapped.total}
 
@@ -207,16 +218,18 @@ async def run_trial(
 ) -> dict[str, Any]:
     """Generate (or reuse) the case, run the method on it, score it; one results row."""
     case = make_case(task, size, trial, plan.seed, plan.depth, plan.repo)
-    tid = trial_id(task, size, method, trial)
+    setup = setup_id(plan, ctx.settings.model, ctx.settings.max_tokens)
+    tid = f"{trial_id(task, size, method, trial)}-s{plan.seed}-{setup}"
     case_dir = write_case(case, plan.out / "inputs" / f"{task}-{size}-t{trial}-s{plan.seed}")
     offset, started = _ledger_size(ledger), time.monotonic()
     row: dict[str, Any] = {
         "task": task, "size": size, "method": method, "trial": trial, "seed": plan.seed,
+        "setup": setup,
         "model": ctx.settings.model, "input_tokens_est": case.tokens, **case.info,
     }  # fmt: skip
     error = None
     try:
-        ws_dir = plan.out / "work" / f"{tid}-s{plan.seed}"
+        ws_dir = plan.out / "work" / tid
         if method == "direct":
             got = await run_direct(case_dir, case.question, ctx, plan.window)
         elif method == "run":
@@ -228,12 +241,12 @@ async def run_trial(
     except RlmError as e:
         if e.exit_code == EXIT_BUDGET:
             raise BudgetExceeded(e.message) from None
-        if e.exit_code != EXIT_PARTIAL:
-            raise
+        if e.exit_code != EXIT_PARTIAL and not _usage_since(ledger, offset)["calls"]:
+            raise  # nothing was called: a setting or credential problem every trial would hit
         got, error = {"answer": ""}, e.message
     spent = _usage_since(ledger, offset)
     answer = got.pop("answer") or ""
-    atomic_write(plan.out / "answers" / f"{tid}-s{plan.seed}.md", answer)
+    atomic_write(plan.out / "answers" / f"{tid}.md", answer)
     map_answers = got.pop("map_answers", None)
     if map_answers is not None and task in ("niah", "multi-niah"):
         row["map_score"] = score(case, map_answers)  # what the sub-agents found, before synthesis
@@ -256,7 +269,9 @@ async def eval_step(plan: EvalPlan, ctx: Context) -> EvalSummary:
     results = plan.out / "results.jsonl"
     plan.out.mkdir(parents=True, exist_ok=True)
     summary = EvalSummary(rows=load_rows(results))
-    done = done_ids(summary.rows, plan.seed)
+    done = done_ids(
+        summary.rows, plan.seed, setup_id(plan, ctx.settings.model, ctx.settings.max_tokens)
+    )
     todo = [g for g in plan.grid() if trial_id(*g) not in done]
     summary.skipped = sum(1 for _ in plan.grid()) - len(todo)
     if not todo:
@@ -289,7 +304,9 @@ async def eval_step(plan: EvalPlan, ctx: Context) -> EvalSummary:
 
 def estimate(plan: EvalPlan, model: str, max_output: int) -> dict[str, Any]:
     """What the trials not yet run would spend at most: calls, tokens and dollars (no call)."""
-    done = done_ids(load_rows(plan.out / "results.jsonl"), plan.seed)
+    done = done_ids(
+        load_rows(plan.out / "results.jsonl"), plan.seed, setup_id(plan, model, max_output)
+    )
     rows: dict[str, dict[str, Any]] = {}
     for task, size, method, trial in plan.grid():
         if trial_id(task, size, method, trial) in done:
@@ -299,7 +316,7 @@ def estimate(plan: EvalPlan, model: str, max_output: int) -> dict[str, Any]:
             calls, tin = 1, min(tokens, plan.window)
         else:
             chunks = max(1, math.ceil(tokens / plan.chunk_tokens))
-            group = max(2, (plan.reduce_tokens or plan.chunk_tokens) // max_output)
+            group = max(2, plan.reduce_budget // max_output)
             reduces = math.ceil((chunks - 1) / (group - 1)) if chunks > 1 else 0
             calls, tin = chunks + reduces, tokens + reduces * group * max_output
             if method == "solve":

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rlm_cli import prompts
+from rlm_cli.calls.pricing import round_cost
 from rlm_cli.calls.runner import Job, Outcome, Settings, job_key
 from rlm_cli.errors import EXIT_BUDGET, EXIT_PARTIAL
 from rlm_cli.workspace import Workspace, read_json, write_json
@@ -20,7 +21,7 @@ class MapSummary:
     cached: int = 0
     failed: list[Outcome] = field(default_factory=list)
     usage: dict[str, int] = field(default_factory=dict)
-    cost: float = 0.0
+    cost: float | None = 0.0  # None: some call's model has no known price
     budget_stop: str | None = None  # why a budget stopped new calls, if it did
     answered: int = 0
     shard: str | None = None
@@ -48,7 +49,7 @@ class MapSummary:
             ],
             "budget_stop": self.budget_stop,
             "usage": self.usage,
-            "cost_usd": round(self.cost, 6),
+            "cost_usd": round_cost(self.cost),
         }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rlm_cli.calls.context import Context
 from rlm_cli.calls.runner import cached, tally
 from rlm_cli.progress import plural, usage_line
+from rlm_cli.steps.cut import retry_cut, was_cut
 from rlm_cli.steps.jobs import MapSummary, map_jobs, record_map, shard_jobs
 from rlm_cli.workspace import Workspace
 
@@ -25,7 +26,7 @@ async def map_step(ws: Workspace, task: str, ctx: Context, batch: str | None = N
         root = Solver(ctx, ws, ctx.tree, True, ctx.max_turns, manifest["settings"]["chunk_tokens"])
         root.attach_agents(jobs, ws, task, "map")
     record_map(ws, task, settings, agentic)
-    todo = [j for j in jobs if not cached(j)]
+    todo = [j for j in jobs if not (done := cached(j)) or was_cut(done)]
     summary = MapSummary(total=len(jobs), cached=len(jobs) - len(todo))
     summary.shard = f"{ctx.shard[0]}/{ctx.shard[1]}" if ctx.shard else None
     outcomes = []
@@ -33,6 +34,9 @@ async def map_step(ws: Workspace, task: str, ctx: Context, batch: str | None = N
         from rlm_cli.steps.batch import batch_map
 
         outcomes, stopped = await batch_map(ws, task, jobs, todo, ctx, batch == "resume")
+        if any(was_cut(o) for o in outcomes):
+            ctx.check_credentials()
+            outcomes = await retry_cut(ws, ctx, outcomes)  # live: one call each, with room
         summary.called = len(outcomes)
         summary.failed = [o for o in outcomes if o.status == "failed"]
         summary.budget_stop = stopped
@@ -43,7 +47,7 @@ async def map_step(ws: Workspace, task: str, ctx: Context, batch: str | None = N
         with reporter.task(
             f"map ({summary.cached} cached)" if summary.cached else "map", len(todo)
         ):
-            outcomes = await runner.run(todo)
+            outcomes = await retry_cut(ws, ctx, await runner.run(todo))
         summary.called = sum(o.status != "budget" for o in outcomes)
         summary.failed = [o for o in outcomes if o.status == "failed"]
         summary.budget_stop = runner.stopped

@@ -17,6 +17,7 @@ from rlm_cli.calls.pricing import PRICES_CHECKED, cost
 from rlm_cli.calls.runner import Job, cached
 from rlm_cli.inputs.chunking import estimate_tokens
 from rlm_cli.steps.jobs import map_jobs, shard_jobs
+from rlm_cli.steps.reduce import synthesis_budget
 from rlm_cli.workspace import Workspace
 
 EXPECTED_ANSWER_TOKENS = 400  # a terse, structured answer; the worst case is --max-output
@@ -77,9 +78,10 @@ async def plan_map(
     else:
         inputs = [tokens_of[j.id] + overhead for j in todo]
     expected_out = min(s.max_tokens, EXPECTED_ANSWER_TOKENS)
-    budget = reduce_tokens or manifest["settings"]["chunk_tokens"]
+    budget = synthesis_budget(task, s, reduce_tokens) if with_reduce else 0
     levels = _reduce_calls(len(jobs), expected_out, budget) if with_reduce else []
-    reduce_in = [budget + estimate_tokens(prompts.REDUCE_SYSTEM)] * sum(levels)
+    group = min(budget, len(jobs) * (expected_out + 20))  # a synthesis request's input, at most
+    reduce_in = [group + estimate_tokens(prompts.REDUCE_SYSTEM)] * sum(levels)
     expected = [(i, expected_out) for i in inputs] + [(i, expected_out) for i in reduce_in]
     worst = [(i, s.max_tokens) for i in inputs + reduce_in]
     plan = {

@@ -7,12 +7,19 @@ from typing import Any
 
 from rlm_cli import prompts
 from rlm_cli.calls.context import Context
+from rlm_cli.calls.pricing import add_cost, round_cost
 from rlm_cli.calls.runner import Job, Runner, Settings, cached, job_key, tally
+from rlm_cli.calls.windows import reduce_budget
 from rlm_cli.errors import EXIT_BUDGET, EXIT_PARTIAL, RlmError
 from rlm_cli.inputs.chunking import estimate_tokens
 from rlm_cli.progress import plural, usage_line
+from rlm_cli.steps.coverage import skipped_footer, skipped_inputs
+from rlm_cli.steps.cut import redo_smaller, was_cut
+from rlm_cli.steps.evidence import check_answer, cite, footer, merge
 from rlm_cli.steps.jobs import last_map, map_jobs
-from rlm_cli.workspace import Workspace, atomic_write, read_json, sha256
+from rlm_cli.workspace import Workspace, atomic_write, read_json, sha256, write_json
+
+EVIDENCE_SHOWN = 8  # checked findings shown to a synthesis per answer, beyond those in its text
 
 
 @dataclass
@@ -22,6 +29,9 @@ class Item:
     label: str
     text: str
     parts: int = 1  # how many input parts this answer covers
+    evidence: list[dict[str, Any]] = field(default_factory=list)  # checked findings behind it
+    status: str = "checked"  # or "unverified" (no checkable quote), "empty" (says nothing)
+    rejected: int = 0  # quotes dropped from it because they are not in its part
 
 
 @dataclass
@@ -31,11 +41,15 @@ class ReduceSummary:
     levels: list[dict[str, int]] = field(default_factory=list)
     dropped_irrelevant: int = 0
     usage: dict[str, int] = field(default_factory=dict)
-    cost: float = 0.0
+    cost: float | None = 0.0  # None: some call's model has no known price
     text: str = ""
     exit_code: int = 0
     answers: int = 0
     missing: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)  # input files not read
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    unverified: list[str] = field(default_factory=list)
+    rejected: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as plain data, for --json."""
@@ -45,13 +59,26 @@ class ReduceSummary:
             "calls": sum(level["calls"] for level in self.levels),
             "dropped_irrelevant": self.dropped_irrelevant,
             "not_covered": self.missing,
+            "skipped_inputs": self.skipped,
+            "evidence": self.evidence,
+            "unverified": self.unverified,
+            "rejected_quotes": self.rejected,
             "usage": self.usage,
-            "cost_usd": round(self.cost, 6),
+            "cost_usd": round_cost(self.cost),
         }
 
 
 def render_item(item: Item) -> str:
-    return prompts.REDUCE_USER_ITEM.format(label=item.label, text=item.text.strip())
+    """An answer as a synthesis sees it: marked when unverified, with checked findings it lacks."""
+    label = item.label + (prompts.UNVERIFIED_MARK if item.status == "unverified" else "")
+    text = item.text.strip()
+    missing = [f for f in item.evidence if f["quote"] not in text]
+    if missing:
+        lines = [f"- {cite(f)}" for f in missing[:EVIDENCE_SHOWN]]
+        if len(missing) > EVIDENCE_SHOWN:
+            lines.append(f"- ... {len(missing) - EVIDENCE_SHOWN} more, kept by rlm-sub")
+        text += "\n" + prompts.EVIDENCE_HEADING + "\n" + "\n".join(lines)
+    return prompts.REDUCE_USER_ITEM.format(label=label, text=text)
 
 
 def group_items(items: list[Item], budget: int) -> list[list[Item]]:
@@ -77,8 +104,8 @@ def said_nothing(text: str) -> bool:
 
 
 def relevant(items: list[Item]) -> tuple[list[Item], int]:
-    """Drop answers that say the part held nothing relevant."""
-    kept = [i for i in items if not said_nothing(i.text)]
+    """Drop answers that say the part held nothing relevant (or nothing at all)."""
+    kept = [i for i in items if i.status != "empty" and not said_nothing(i.text)]
     return kept, len(items) - len(kept)
 
 
@@ -97,10 +124,11 @@ async def synthesize(
     if not items:
         return (
             f"No part of the input bears on the task ({total_parts} parts examined, "
-            "each answered NOTHING RELEVANT).\n",
+            "none with a finding or an answer beyond NOTHING RELEVANT).\n",
             summary,
         )
     settings = runner.settings
+    halves_system = prompts.REDUCE_SYSTEM.format(task=task, closing=prompts.REDUCE_INTERMEDIATE)
     level = 0
     while len(items) > 1:
         level += 1
@@ -118,7 +146,7 @@ async def synthesize(
             _group_job(ws, level, n, group, system, settings, total_parts)
             for n, group in enumerate(groups, 1)
         ]
-        calls = [j for j in jobs if j is not None and not cached(j)]
+        calls = [j for j in jobs if j is not None and (not (c := cached(j)) or was_cut(c))]
         if on_level:
             on_level(level, len(calls))
         outcomes = {o.job.id: o for o in await runner.run(calls)}
@@ -136,21 +164,57 @@ async def synthesize(
                 EXIT_PARTIAL,
             )
         next_items = []
-        for job, group in zip(jobs, groups, strict=True):
+        redone = []
+        for n, (job, group) in enumerate(zip(jobs, groups, strict=True), 1):
             if job is None:
                 next_items.append(group[0])
                 continue
             outcome = outcomes.get(job.id) or cached(job)
-            next_items.append(
-                Item(_group_label(level, group), outcome.text, sum(i.parts for i in group))
+            evidence = merge([i.evidence for i in group])
+            if was_cut(outcome):
+                smaller, ran = await redo_smaller(
+                    runner,
+                    group,
+                    lambda half, tag, n=n, level=level: _tagged(
+                        _group_job(ws, level, n, half, halves_system, settings, total_parts), tag
+                    ),
+                    lambda half, text, level=level: Item(
+                        _group_label(level, half),
+                        text,
+                        _parts(half),
+                        merge([i.evidence for i in half]),
+                        "synthesis",
+                    ),
+                )
+                next_items += smaller
+                redone += ran
+                continue
+            write_json(
+                ws.evidence_dir / f"{job.id}.json",
+                {"inputs": job.meta["inputs"], "findings": evidence},
             )
-        usage, dollars = tally(list(outcomes.values()))
+            next_items.append(
+                Item(_group_label(level, group), outcome.text, _parts(group), evidence, "synthesis")
+            )
+        usage, dollars = tally([*outcomes.values(), *redone])
         for k, v in usage.items():
             summary.usage[k] = summary.usage.get(k, 0) + v
-        summary.cost += dollars
+        summary.cost = add_cost(summary.cost, dollars)
         summary.levels.append({"level": level, "groups": len(groups), "calls": len(calls)})
         items = next_items
+    summary.evidence = items[0].evidence
     return items[0].text, summary
+
+
+def _parts(group: list[Item]) -> int:
+    return sum(i.parts for i in group)
+
+
+def _tagged(job: Job | None, tag: str) -> Job | None:
+    """A half of a cut group's job: its own id and slot beside the group's."""
+    if job is not None and job.slot is not None:
+        job.id, job.slot = job.id + tag, job.slot.with_name(job.slot.name + tag)
+    return job
 
 
 def _group_label(level: int, group: list[Item]) -> str:
@@ -191,6 +255,16 @@ def _group_job(
     )
 
 
+def synthesis_budget(task: str, settings: Settings, given: int | None) -> int:
+    """The token budget of one synthesis request (see calls/windows.py); refuses one that
+    cannot combine answers, before any call is paid for."""
+    overhead = estimate_tokens(
+        prompts.REDUCE_SYSTEM.format(task=task, closing=prompts.REDUCE_FINAL)
+        + prompts.REDUCE_USER_TAIL
+    )
+    return reduce_budget(settings.model, settings.max_tokens, given, overhead)
+
+
 def missing_footer(missing: list[dict[str, Any]]) -> str:
     """A note written by code (not the model) naming the parts that have no answer."""
     lines = [f"- {m['id']} ({m['sources']}): {m['why']}" for m in missing]
@@ -208,11 +282,18 @@ def collect_answers(
     if last is None:
         raise RlmError(f"no map results in {ws.root}: run `rlm-sub map PROMPT -w {ws.root}` first")
     settings = Settings(model=last["model"], max_tokens=last["max_tokens"])
+    agentic = last.get("agentic", False)
     items, missing = [], []
-    for job in map_jobs(ws, manifest, last["task"], settings, last.get("agentic", False)):
+    for job in map_jobs(ws, manifest, last["task"], settings, agentic):
         outcome = cached(job)
         if outcome:
-            items.append(Item(f"{job.id} ({job.meta['sources']})", outcome.text or ""))
+            label = f"{job.id} ({job.meta['sources']})"
+            checked = check_answer(
+                outcome.text or "", ws.read_chunk(job.id), label, last["task"], not agentic
+            )
+            write_json(ws.evidence_dir / f"{job.id}.json", {"key": job.key, **checked.to_dict()})
+            rejected = len(checked.rejected)
+            items.append(Item(label, checked.text, 1, checked.findings, checked.status, rejected))
             continue
         record = read_json(job.slot.with_suffix(".json")) if job.slot else None
         why = "not answered yet"
@@ -239,7 +320,7 @@ async def reduce_step(
         )
     if not items:
         raise RlmError("no chunk has an answer to synthesize: every map call failed", EXIT_PARTIAL)
-    group_tokens = reduce_tokens or manifest["settings"]["chunk_tokens"]
+    group_tokens = synthesis_budget(task, ctx.settings, reduce_tokens)
     runner = ctx.runner(ws)
 
     def on_level(level: int, calls: int) -> None:
@@ -249,8 +330,20 @@ async def reduce_step(
     text, summary = await synthesize(
         runner, ws, task, items, group_tokens, len(manifest["chunks"]), on_level
     )
+    summary.unverified = [i.label for i in items if i.status == "unverified"]
+    summary.rejected = sum(i.rejected for i in items)
+    text = text.rstrip() + "\n" + footer(summary.evidence, summary.unverified, summary.rejected)
+    write_json(
+        ws.root / "final.evidence.json",
+        {"findings": summary.evidence, "unverified": summary.unverified,
+         "rejected_quotes": summary.rejected},
+    )  # fmt: skip
     if missing:
         text = text.rstrip() + missing_footer(missing)
+    skipped = skipped_inputs(manifest)
+    if skipped:
+        text = text.rstrip() + skipped_footer(skipped)
+        reporter.warn(f"{len(skipped)} input file(s) not read (named at the end of the answer)")
     atomic_write(ws.final_path, text if text.endswith("\n") else text + "\n")
     calls = sum(level["calls"] for level in summary.levels)
     reporter.info(
@@ -260,6 +353,7 @@ async def reduce_step(
         f"{usage_line(summary.usage, summary.cost)}; answer in {ws.final_path}"
     )
     summary.text, summary.answers, summary.missing = text, len(items), missing
+    summary.skipped = skipped
     if missing:
         reporter.warn(f"{len(missing)} part(s) not covered (listed at the end of {ws.final_path})")
         summary.exit_code = EXIT_PARTIAL

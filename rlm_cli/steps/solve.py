@@ -8,6 +8,7 @@ themselves solve loops one level deeper, until the depth limit makes them plain 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from rlm_cli import prompts
 from rlm_cli.calls.backends.protocol import CallError, Request
 from rlm_cli.calls.context import Context
 from rlm_cli.calls.depth import Tree
+from rlm_cli.calls.engine import NO_TOOLS_FIX, tools_problem
 from rlm_cli.calls.records import Spend
 from rlm_cli.calls.runner import Job, Outcome, Runner, cached, job_key
 from rlm_cli.errors import EXIT_BUDGET, EXIT_PARTIAL, RlmError
@@ -30,6 +32,22 @@ from rlm_cli.workspace import Workspace, sha256
 LOCAL_TOOLS = ["list_files", "peek", "grep", "save", "read"]
 ALL_TOOLS = [*LOCAL_TOOLS, "query", "map", "final"]
 QUERY_BUDGET_CHUNKS = 4  # a query may hold this many chunk budgets of text; beyond, use map
+
+
+NO_TOOL_TURNS = 2  # the first turns answered without a tool call before solve gives up
+NO_TOOL_WHAT = (
+    f"the model answered its first {NO_TOOL_TURNS} turns in plain text without calling "
+    "a tool: it (or its engine) may offer no tool use, as small local models often do"
+)
+
+
+def toolbox_used(messages: list[dict[str, Any]]) -> bool:
+    """Whether any assistant turn so far called a tool."""
+    return any(
+        m["role"] == "assistant"
+        and any(b.get("type") == "tool_use" for b in m["content"] if isinstance(b, dict))
+        for m in messages
+    )
 
 
 @dataclass
@@ -78,12 +96,14 @@ class Solver:
             self.turn_call = self.runner.parent = spend.calls[-1]
             messages.append({"role": "assistant", "content": response.content})
             uses = [b for b in response.content if b.get("type") == "tool_use"]
+            if not uses and turn >= NO_TOOL_TURNS and not toolbox_used(messages):
+                raise CallError("failed", NO_TOOLS_FIX.format(what=NO_TOOL_WHAT))
             if not uses:
                 messages.append({"role": "user", "content": prompts.SOLVE_NUDGE})
                 continue
             results = []
             for use in uses:
-                if use["name"] == "final":
+                if use["name"] == "final" and _fits("final", use["input"]):
                     return self._final(toolbox, use["input"])
                 text, is_error = await self._run_tool(toolbox, index, use["name"], use["input"])
                 self.runner.ledger.note(
@@ -116,6 +136,8 @@ class Solver:
         """Run one tool; a mistake of the model's comes back as an error result, not a crash."""
         try:
             check_arguments(name, args)
+            if name == "grep":  # off the event loop: other agents' calls go on while it runs
+                return await asyncio.to_thread(toolbox.grep, **args), False
             if name in LOCAL_TOOLS:
                 return getattr(toolbox, name)(**args), False
             if name == "query":
@@ -256,6 +278,14 @@ class Solver:
         return outcomes
 
 
+def _fits(name: str, args: Any) -> bool:
+    try:
+        check_arguments(name, args)
+    except ToolError:
+        return False
+    return True
+
+
 def relevant_answers(answers: list[tuple[Job, str]]) -> tuple[list[tuple[Job, str]], int]:
     """Drop answers that say NOTHING RELEVANT (code decides, as in reduce)."""
     kept = [(j, t) for j, t in answers if not said_nothing(t)]
@@ -272,7 +302,10 @@ async def solve_command(
     chunk_tokens: int,
 ) -> str:
     """Build the index of the inputs and run the root loop at this process's depth."""
-    index = Index.build(paths)
+    problem = tools_problem(ctx.settings.model)
+    if problem:
+        raise RlmError(problem)
+    index = Index.build(paths, exclude=ws.root)
     for s in index.skipped:
         ctx.reporter.warn(f"skipped {s['path']}: {s['reason']}")
     ctx.check_credentials()

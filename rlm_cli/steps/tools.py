@@ -8,7 +8,9 @@ results live in the loop's workspace under vars/, with names that cannot leave i
 from __future__ import annotations
 
 import fnmatch
+import multiprocessing
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,8 @@ LIST_PAGE = 200
 GREP_MAX = 100
 RESULT_MAX_CHARS = 20_000  # longer tool results are cut, with a note on how to read the rest
 PREVIEW_FILES = 40
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # matched in full: no trailing newline
+GREP_SECONDS = 10.0  # a grep's time limit: a backtracking pattern is stopped, not waited for
 
 
 class ToolError(Exception):
@@ -63,11 +66,36 @@ def definitions(names: list[str]) -> list[dict[str, Any]]:
     ]
 
 
-def check_arguments(name: str, args: dict[str, Any]) -> None:
-    """Refuse a tool call whose arguments do not fit the tool's schema."""
+def _fits(value: Any, spec: dict[str, Any]) -> bool:
+    """Whether one argument has the type (and range) its schema gives."""
+    kind = spec["type"]
+    if kind == "string":
+        return isinstance(value, str) and "\0" not in value
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "integer":
+        return (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and spec.get("minimum", -(2**63)) <= value <= 2**31
+        )
+    return isinstance(value, list) and all(_fits(v, spec["items"]) for v in value)
+
+
+def check_arguments(name: str, args: Any) -> None:
+    """Refuse a tool call whose arguments do not fit the tool's schema (names, types, ranges)."""
     schema = SCHEMAS.get(name)
     if schema is None:
         raise ToolError(f"no tool named {name!r}")
+    if not isinstance(args, dict):
+        raise ToolError(f"the arguments of {name} must be an object")
+    wrong = [
+        f"{key} must be {_describe(schema['properties'][key])}"
+        for key, value in args.items()
+        if key in schema["properties"] and not _fits(value, schema["properties"][key])
+    ]
+    if wrong:
+        raise ToolError(f"bad arguments for {name}: " + "; ".join(wrong))
     unknown = set(args) - set(schema["properties"])
     missing = [k for k in schema["required"] if k not in args]
     if unknown or missing:
@@ -78,6 +106,14 @@ def check_arguments(name: str, args: dict[str, Any]) -> None:
                 + ([f"missing {missing}"] if missing else [])
             )
         )
+
+
+def _describe(spec: dict[str, Any]) -> str:
+    if spec["type"] == "integer":
+        return f"a whole number >= {spec.get('minimum', 0)}"
+    if spec["type"] == "array":
+        return "a list of strings"
+    return {"string": "a string", "boolean": "true or false"}[spec["type"]]
 
 
 def clip(text: str, hint: str) -> str:
@@ -95,10 +131,16 @@ class Index:
     skipped: list[dict[str, str]] = field(default_factory=list)
 
     @classmethod
-    def build(cls, paths: list[str], filters: Filters | None = None) -> Index:
+    def build(
+        cls, paths: list[str], filters: Filters | None = None, exclude: Path | None = None
+    ) -> Index:
+        """The inputs under paths; files inside exclude (the run's workspace) never count."""
         report = Report()
         index = cls()
+        hidden = exclude.resolve() if exclude is not None else None
         for source in iter_sources(paths, filters or Filters(), report):
+            if hidden is not None and Path(source.path).resolve().is_relative_to(hidden):
+                continue
             index.files.setdefault(source.path, source)
         index.skipped = report.skipped
         if not index.files:
@@ -153,9 +195,10 @@ class Index:
 class Toolbox:
     """The tools that read the inputs and keep named results; no model calls here."""
 
-    def __init__(self, index: Index, vars_dir: Path) -> None:
+    def __init__(self, index: Index, vars_dir: Path, grep_seconds: float = GREP_SECONDS) -> None:
         self.index = index
         self.vars_dir = vars_dir
+        self.grep_seconds = grep_seconds
 
     def list_files(self, glob: str = "*", offset: int = 0) -> str:
         paths = [p for p in self.index.files if fnmatch.fnmatchcase(p, glob)]
@@ -167,29 +210,31 @@ class Toolbox:
         lines = self.index.lines(path)
         if start > len(lines):
             raise ToolError(f"{path} has {len(lines)} lines; start {start} is past its end")
+        if end < start:
+            raise ToolError(f"end {end} is before start {start}")
         end = min(end, len(lines), start + PEEK_MAX_LINES - 1)
         body = "\n".join(f"{n}\t{lines[n - 1]}" for n in range(start, end + 1))
         return clip(f"==> {path} [lines {start}-{end} of {len(lines)}] <==\n{body}", "peek less")
 
     def grep(self, pattern: str, glob: str = "*", max_results: int = GREP_MAX) -> str:
+        """Matching lines; the match runs in a child process, stopped at the time limit."""
         try:
             regex = re.compile(pattern)
         except re.error as e:
             raise ToolError(f"bad regular expression {pattern!r}: {e}") from None
-        hits, total = [], 0
-        for path, source in self.index.files.items():
-            if not fnmatch.fnmatchcase(path, glob):
-                continue
-            for n, line in enumerate(source.text.splitlines(), 1):
-                if regex.search(line):
-                    total += 1
-                    if len(hits) < min(max_results, GREP_MAX):
-                        hits.append(f"{path}:{n}: {line.strip()[:200]}")
+        files = [(p, s.text) for p, s in self.index.files.items() if fnmatch.fnmatchcase(p, glob)]
+        found = run_limited(_grep, (regex, files, min(max_results, GREP_MAX)), self.grep_seconds)
+        if found is None:
+            raise ToolError(
+                f"grep {pattern!r} ran past its time limit of {self.grep_seconds:g}s (a pattern "
+                "that backtracks, like (a+)+): use a simpler pattern or a narrower glob"
+            )
+        hits, total = found
         more = f"\n... {total - len(hits)} more matches" if total > len(hits) else ""
         return clip(f"{total} matches\n" + "\n".join(hits) + more, "narrow the pattern or glob")
 
     def var_path(self, name: str) -> Path:
-        if not NAME_RE.match(name):
+        if not NAME_RE.fullmatch(name):
             raise ToolError(f"bad name {name!r}: use letters, digits, '_', '-' or '.' (max 64)")
         return self.vars_dir / f"{name}.md"
 
@@ -209,3 +254,45 @@ class Toolbox:
         end = min(end or len(lines), len(lines))
         body = "\n".join(lines[start - 1 : end])
         return clip(f"[{name}: lines {start}-{end} of {len(lines)}]\n{body}", "read a range")
+
+
+def _grep(
+    regex: re.Pattern[str], files: list[tuple[str, str]], limit: int
+) -> tuple[list[str], int]:
+    hits, total = [], 0
+    for path, text in files:
+        for n, line in enumerate(text.splitlines(), 1):
+            if regex.search(line):
+                total += 1
+                if len(hits) < limit:
+                    hits.append(f"{path}:{n}: {line.strip()[:200]}")
+    return hits, total
+
+
+def run_limited(work: Callable[..., Any], args: tuple[Any, ...], seconds: float) -> Any | None:
+    """work(*args) in a forked child process; None when it has not finished within seconds.
+
+    Python cannot stop a regular expression match once it runs, so the match runs where it
+    can be killed. The child shares the parent's memory (fork), so the inputs are not copied.
+    """
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_send, args=(send, work, args), daemon=True)
+    child.start()
+    send.close()
+    try:
+        if not receive.poll(seconds):
+            return None
+        return receive.recv()
+    except EOFError:
+        raise ToolError("grep stopped without an answer (out of memory?)") from None
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join()
+        receive.close()
+
+
+def _send(pipe: Any, work: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    pipe.send(work(*args))
+    pipe.close()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import time
+
 import anthropic
 
 from rlm_cli.calls.backends.catalog import MessagesApi
@@ -15,11 +18,13 @@ from rlm_cli.calls.backends.protocol import (
     error_detail,
     message_params,
 )
+from rlm_cli.calls.engine import LOCAL_ENGINES, is_overflow, no_tools, probe
 from rlm_cli.errors import RlmError
 
 # Above this many output tokens a non-streaming request risks the SDK's long-request
 # guard and idle-connection timeouts, so the answer is streamed instead.
 STREAM_ABOVE_MAX_TOKENS = 8192
+CLIENT_SHARDS = 8  # SDK clients (connection pools) that calls take turns on
 RETRYABLE_ERROR_TYPES = {"overloaded_error", "rate_limit_error", "api_error", "timeout_error"}
 
 
@@ -28,18 +33,33 @@ class AnthropicBackend(MessagesApi):
 
     def __init__(self) -> None:
         check_credentials()
-        # The SDK pools up to 1000 connections, more than any sane --concurrency.
-        self.client = anthropic.AsyncAnthropic(max_retries=0)
+        # Each client pools its own connections. The SDK's pool looks at every connection
+        # it holds (a syscall or two each) whenever a request starts or ends, so one pool
+        # for 64 calls in flight costs ~10 ms of CPU per call; shards keep each pool small.
+        self.clients = [anthropic.AsyncAnthropic(max_retries=0) for _ in range(CLIENT_SHARDS)]
+        self.client = self.clients[0]
+        self._turn = itertools.count()
 
     async def call(self, request: Request, timeout: float) -> Response:
         """Make one attempt; classify any failure as a CallError."""
         params = {**message_params(request), "timeout": timeout}
+        client = self.clients[next(self._turn) % CLIENT_SHARDS]
+        first: float | None = None
         try:
-            if request.max_tokens > STREAM_ABOVE_MAX_TOKENS:
-                async with self.client.messages.stream(**params) as stream:
+            # A self-hosted engine's answers stream, so the trace can tell the time to the
+            # first token (prompt processing) from the time spent writing the answer.
+            if (
+                request.max_tokens > STREAM_ABOVE_MAX_TOKENS
+                or probe(request.model).name in LOCAL_ENGINES
+            ):
+                began = time.monotonic()
+                async with client.messages.stream(**params) as stream:
+                    async for event in stream:
+                        if first is None and event.type == "content_block_delta":
+                            first = round(time.monotonic() - began, 3)
                     message = await stream.get_final_message()
             else:
-                message = await self.client.messages.create(**params)
+                message = await client.messages.create(**params)
         except anthropic.APIStatusError as e:
             raise _classify(e) from None
         except anthropic.APIConnectionError as e:
@@ -54,6 +74,7 @@ class AnthropicBackend(MessagesApi):
             usage,
             getattr(message, "_request_id", None),
             content=[b.model_dump(exclude_none=True) for b in message.content],
+            first_token_s=first,
         )
 
     async def count_tokens(self, request: Request) -> int:
@@ -72,7 +93,8 @@ class AnthropicBackend(MessagesApi):
         return result.input_tokens
 
     async def aclose(self) -> None:
-        await self.client.close()
+        for client in self.clients:
+            await client.close()
 
 
 def _classify(e: anthropic.APIStatusError) -> CallError:
@@ -80,8 +102,10 @@ def _classify(e: anthropic.APIStatusError) -> CallError:
     status = e.status_code
     detail = error_detail(e)
     etype = detail.split(" ", 1)[-1].split(":", 1)[0]
-    if "prompt is too long" in detail or status == 413:
+    if is_overflow(detail) or status == 413:  # each engine's way of saying it
         return CallError("overflow", detail, status)
+    if no_tools(detail):  # before the 5xx rule: llama-server says it with a 500
+        return CallError("fatal", no_tools(detail) or detail, status)
     if status in RETRYABLE_STATUS or etype in RETRYABLE_ERROR_TYPES:
         return CallError("retryable", detail, status, _retry_after(e.response.headers))
     if status == 401:

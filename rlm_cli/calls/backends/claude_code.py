@@ -3,7 +3,14 @@
 The prompt goes on stdin (never as one huge argument) and the instructions in a file; the
 answer, usage and cost come from `--output-format json`. Success is judged by the exit code
 and `subtype`, not only `is_error`. A sub-agent at the depth limit gets no tools; one below
-it may read the tree and run rlm-sub from Bash, one level deeper.
+it may read the run's inputs and run rlm-sub from Bash, one level deeper.
+
+Confinement is Claude Code's own: --restricted confines Read/Grep/Glob to the working
+directory (the root's workspace) and the --add-dir folders (the run's input folders),
+ignores the settings files of the user and of the project (a hostile repository's hooks),
+and, with --permission-prompts none, denies anything not pre-approved: Bash runs only
+commands that start with `rlm-sub` (no `;`, `$(...)` or `VAR=... rlm-sub`), and that rlm-sub
+checks its own paths (cli/confine.py). .git folders are denied outright.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from rlm_cli.errors import RlmError
 AGENT_TOOLS = "Read,Grep,Glob,Bash"
 AGENT_ALLOWED = ["Read", "Grep", "Glob", "Bash(rlm-sub:*)"]
 AGENT_MAX_TURNS = 30
+HIDDEN = (".git",)  # never readable, even inside an input folder: a checkout's token is there
 RETRYABLE = re.compile(
     r"overloaded|rate.?limit|\b(429|500|502|503|504|529)\b|timed? ?out|ECONNRESET", re.I
 )
@@ -60,8 +68,14 @@ class ClaudeCodeBackend(ClaudeCode):
             "--no-session-persistence",
             "--model",
             request.model,
+            "--restricted",
+            "--strict-mcp-config",
+            "--permission-prompts",
+            "none",
+            *self.budget(request),
         ]
         if self.tree.children_may_delegate:
+            folders = self.readable_folders()
             return [
                 *argv,
                 "--append-system-prompt-file",
@@ -70,10 +84,30 @@ class ClaudeCodeBackend(ClaudeCode):
                 AGENT_TOOLS,
                 "--allowedTools",
                 *AGENT_ALLOWED,
+                "--disallowedTools",
+                *[f"Read(/{folder}/{hidden}/**)" for folder in folders for hidden in HIDDEN],
+                *([] if not folders else ["--add-dir", *map(str, folders)]),
                 "--max-turns",
                 str(AGENT_MAX_TURNS),
             ]
         return [*argv, "--system-prompt-file", str(system_file), "--tools", ""]
+
+    @staticmethod
+    def budget(request: Request) -> list[str]:
+        """--max-budget-usd at the call's booking, when the run has a dollar cap."""
+        if request.max_budget_usd is None:
+            return []
+        return ["--max-budget-usd", f"{request.max_budget_usd:.4f}"]
+
+    def workdir(self) -> Path:
+        """claude's working directory: the root's workspace, else an empty folder of its own."""
+        write = [Path(p) for p in self.tree.scope.get("write", [])]
+        return next((p for p in write if p.is_dir()), self.tmp)
+
+    def readable_folders(self) -> list[Path]:
+        """The folders a sub-agent's file tools may read: the working directory and input folders."""
+        reads = [Path(p) for p in self.tree.scope.get("read", [])]
+        return list(dict.fromkeys([self.workdir(), *(p for p in reads if p.is_dir())]))
 
     async def call(self, request: Request, timeout: float) -> Response:
         """Run claude once; classify any failure as a CallError."""
@@ -92,6 +126,7 @@ class ClaudeCodeBackend(ClaudeCode):
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 env=request.child_env,
+                cwd=self.workdir(),
                 start_new_session=True,  # so a timeout can stop its whole process group
             )
             out, err = await proc.communicate(request.user.encode("utf-8"))
@@ -121,17 +156,21 @@ def parse_result(code: int | None, out: bytes, err: bytes) -> Response:
         raise _classify(f"claude exited {code} without a JSON result: {detail[:300]}")
     text = result.get("result")
     subtype = result.get("subtype")
+    raw = result.get("usage") if isinstance(result.get("usage"), dict) else {}
+    usage = {f: int(raw.get(f) or 0) if isinstance(raw.get(f), int) else 0 for f in USAGE_FIELDS}
+    cost = result.get("total_cost_usd")
+    dollars = float(cost) if isinstance(cost, int | float) and cost >= 0 else None
     if code != 0 or subtype != "success" or result.get("is_error") or not isinstance(text, str):
         why = text if isinstance(text, str) and text else stderr or json.dumps(result)[:300]
-        raise _classify(f"claude exited {code}, subtype {subtype!r}: {why[:300]}")
-    usage = result.get("usage") if isinstance(result.get("usage"), dict) else {}
-    cost = result.get("total_cost_usd")
+        failure = _classify(f"claude exited {code}, subtype {subtype!r}: {why[:300]}")
+        failure.spent = (usage, dollars or 0.0)  # a stopped session still cost what it ran
+        raise failure
     return Response(
         text=text,
         stop_reason=str(result.get("stop_reason") or "end_turn"),
-        usage={f: int(usage.get(f) or 0) for f in USAGE_FIELDS},
+        usage=usage,
         request_id=result.get("session_id"),
-        cost_usd=float(cost) if isinstance(cost, int | float) else None,
+        cost_usd=dollars,
     )
 
 

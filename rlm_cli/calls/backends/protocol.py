@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from rlm_cli.errors import RlmError
+from rlm_cli.redact import scrub
 
 USAGE_FIELDS = (
     "input_tokens",
@@ -32,6 +33,7 @@ class Request:
     tools: list[dict[str, Any]] | None = None
     tool_choice: dict[str, Any] | None = None
     child_env: dict[str, str] | None = None  # for backends that start a process per call
+    max_budget_usd: float | None = None  # a session's own cap (claude -p), set under --max-cost
 
 
 @dataclass
@@ -48,6 +50,7 @@ class Response:
     request_id: str | None = None
     content: list[dict[str, Any]] = field(default_factory=list)
     cost_usd: float | None = None
+    first_token_s: float | None = None  # streamed answers: seconds until the first text arrived
 
 
 RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
@@ -95,12 +98,16 @@ class CallError(Exception):
         message: str,
         status: int | None = None,
         retry_after: float | None = None,
+        spent: tuple[dict[str, int], float] | None = None,
         unreachable: bool = False,
     ) -> None:
+        """spent: the usage and dollars a failed call still cost (a claude -p session)."""
+        message = scrub(message)  # stored in results/*.json and the trace: no secret, no escape
         super().__init__(message)
         self.kind = kind
         self.status = status
         self.retry_after = retry_after
+        self.spent = spent
         self.unreachable = unreachable  # no connection to the endpoint at all
 
 

@@ -1,0 +1,279 @@
+"""Grounded answers: code checks every quoted finding against the part it came from.
+
+Quotes are compared word for word, ignoring case, punctuation and spacing: a small model that
+drops a colon still quotes, one that changes a digit or a name does not.
+
+A sub-agent cites a finding as one line, `PATH:LINE: "exact words" - what it shows`. Each
+such line is looked up in the text of the part the sub-agent saw: the quote must occur at the
+cited line of that path (give or take NEAR lines). A quote found elsewhere in the part is kept
+with its line corrected; a quote found nowhere is dropped from the answer and recorded as
+rejected. A long quote without a citation (or a line repeating the input word for word) is
+looked up in the whole part and kept as evidence at the line where it is. Checked findings travel beside the answers through every synthesis level, so the
+final answer can list them however the synthesis worded it. An answer with no finding line
+is kept as unverified text, and marked; one that says nothing (NOTHING RELEVANT in any
+wording, or only the task restated) is not sent to the synthesis at all.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from rlm_cli.inputs.chunking import HEADER_RE, LINE_NO_RE
+
+NEAR = 2  # lines either side of the cited line where the quote may start
+MIN_QUOTE = 4  # characters a quote needs (after trimming) to be worth checking
+MIN_LOCATED = 24  # characters an uncited quote needs before code looks for it in the part
+FOOTER_LIMIT = 100  # findings listed under the final answer; all of them go to the JSON file
+
+FINDING_RE = re.compile(
+    r"^\s*(?:[-*\u2022]|\d+[.)])?\s*[`*]*(?P<path>[^\s`\"'*]+?):(?P<line>\d+)(?:-(?P<end>\d+))?"
+    r"[`*]*\s*(?:[:\u2014\u2013-]\s*)?(?P<rest>.*)$"
+)
+QUOTE_RE = re.compile(r"\"([^\"]+)\"|\u201c([^\u201d]+)\u201d|`([^`]+)`")
+ELLIPSIS_RE = re.compile(r"\.\.\.|\u2026")
+NOTHING_RE = re.compile(
+    r"nothing relevant|no relevant|not relevant|does not (?:contain|mention|include)|"
+    r"doesn't (?:contain|mention)|no mention|not mentioned|not found|no information",
+    re.IGNORECASE,
+)
+WORD_RE = re.compile(r"[a-z0-9]+")
+PUNCT_RE = re.compile(r"[^\w]+")
+CITATION_RE = re.compile(r"[\w./-]+:\d+")
+
+
+def _norm(text: str) -> str:
+    """Words and numbers only, lower case: quotes are compared ignoring case and punctuation."""
+    return " ".join(PUNCT_RE.sub(" ", text.lower()).split())
+
+
+@dataclass
+class Part:
+    """The lines of one part, by path and line number, as its sub-agent saw them."""
+
+    lines: dict[str, dict[int, str]] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, text: str) -> Part:
+        part, path = cls(), None
+        for raw in text.split("\n"):
+            header = HEADER_RE.match(raw)
+            if header:
+                path = header["path"]
+                part.lines.setdefault(path, {})
+                continue
+            number = LINE_NO_RE.match(raw)
+            if number and path is not None:
+                part.lines[path][int(number.group(1))] = raw[number.end() :]
+        return part
+
+    def path_for(self, cited: str) -> str | None:
+        """The part's path a citation means (exact, or one naming the other by its tail)."""
+        cited = cited.removeprefix("./")
+        if cited in self.lines:
+            return cited
+        tails = [p for p in self.lines if p.endswith("/" + cited) or cited.endswith("/" + p)]
+        return tails[0] if len(tails) == 1 else None
+
+    def find(self, path: str, quote: list[str], start: int, end: int) -> int | None:
+        """The line in start..end where the quote (pieces in order) begins, if it is there."""
+        lines = self.lines.get(path, {})
+        for n in range(start, end + 1):
+            if n not in lines:
+                continue
+            window = _norm(" ".join(lines.get(k, "") for k in range(n, n + 4)))
+            if _pieces_in(quote, window) and quote[0][:12] in _norm(lines[n]):
+                return n
+        return None
+
+
+def _pieces_in(pieces: list[str], text: str) -> bool:
+    at = 0
+    for piece in pieces:
+        found = text.find(piece, at)
+        if found < 0:
+            return False
+        at = found + len(piece)
+    return True
+
+
+def _quote_of(rest: str) -> tuple[str | None, str]:
+    """The quoted words of a finding line and the claim around them."""
+    found = QUOTE_RE.search(rest)
+    if found:
+        quote = next(g for g in found.groups() if g is not None)
+        claim = (rest[: found.start()] + " " + rest[found.end() :]).strip(" -\u2014\u2013:;,.")
+        return quote, claim
+    return None, rest
+
+
+def _pieces(quote: str) -> list[str]:
+    return [p for p in (_norm(s) for s in ELLIPSIS_RE.split(quote)) if p]
+
+
+def says_nothing(text: str, task: str = "") -> bool:
+    """Whether an answer carries nothing: empty, NOTHING RELEVANT in any wording, or the task restated."""
+    stripped = text.strip()
+    if not stripped:
+        return True
+    words = WORD_RE.findall(stripped.lower())
+    if len(words) <= 25 and NOTHING_RE.search(stripped) and not CITATION_RE.search(stripped):
+        return True  # short, says there is nothing, and cites nothing
+    task_words = set(WORD_RE.findall(task.lower()))
+    return bool(task_words) and all(w in task_words for w in words)
+
+
+@dataclass
+class Checked:
+    """One answer after its findings were looked up in its part."""
+
+    status: str  # "checked" (has verified findings), "unverified" (free text), "empty"
+    text: str  # the answer without rejected finding lines
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "findings": self.findings,
+            "rejected": self.rejected,
+        }
+
+
+def _locate(part: Part, line: str, source: str) -> dict[str, Any] | None:
+    """A finding for an uncited line that quotes the part: its quoted words, or the whole line.
+
+    Small models often repeat the sentence they found without PATH:LINE; code finds where
+    it is. Only long quotes count (MIN_LOCATED characters), so common phrases do not.
+    """
+    quote, claim = _quote_of(line.strip(" -*\u2022"))
+    words = quote if quote is not None else line.strip(" -*\u2022")
+    pieces = _pieces(words)
+    if sum(len(p) for p in pieces) < MIN_LOCATED:
+        return None
+    for path, lines in part.lines.items():
+        at = part.find(path, pieces, 1, max(lines, default=0))
+        if at is not None:
+            return {
+                "path": path,
+                "line": at,
+                "quote": words.strip(),
+                "text": lines[at].strip()[:300],
+                "claim": claim if quote is not None else "",
+                "source": source,
+                "located": True,  # the answer gave no PATH:LINE; code found where it is
+            }
+    return None
+
+
+def check_answer(
+    answer: str, part_text: str, source: str, task: str = "", drop: bool = True
+) -> Checked:
+    """Check each finding line of an answer against the text of the part it answered.
+
+    drop=False keeps lines whose quote is not in the part (an agentic sub-agent may have read
+    beyond it): they stay as text, neither evidence nor rejected.
+    """
+    part = Part.parse(part_text)
+    kept, findings, rejected = [], [], []
+    for line in answer.splitlines():
+        found = FINDING_RE.match(line)
+        path = part.path_for(found["path"]) if found else None
+        if not found or path is None:
+            if drop and found and ("/" in found["path"] or "." in found["path"]):
+                rejected.append({"line": line.strip(), "why": "no such file in this part"})
+                continue
+            located = None if found else _locate(part, line, source)
+            if located:
+                findings.append(located)
+            kept.append(line)
+            continue
+        first = int(found["line"])
+        last = int(found["end"] or first)
+        quote, claim = _quote_of(found["rest"])
+        exact = quote is None  # no quotation marks: the rest of the line must be the quote
+        pieces = _pieces(quote if quote is not None else found["rest"])
+        if sum(len(p) for p in pieces) < MIN_QUOTE:
+            kept.append(line)  # a citation without words to check stays as text
+            continue
+        at = part.find(path, pieces, max(1, first - NEAR), last + NEAR)
+        corrected = None
+        if at is None:
+            at = part.find(path, pieces, 1, max(part.lines[path], default=0))
+            corrected = at
+        if at is None:
+            if exact or not drop:
+                kept.append(line)  # a description after a citation, or read beyond the part
+            else:
+                rejected.append({"line": line.strip(), "why": f"quote not found in {path}"})
+            continue
+        entry: dict[str, Any] = {
+            "path": path,
+            "line": at,
+            "quote": (quote if quote is not None else found["rest"]).strip(),
+            "text": part.lines[path][at].strip()[:300],  # the input's own words at that line
+            "claim": "" if exact else claim,
+            "source": source,
+        }
+        if corrected is not None:
+            entry["claimed_line"] = first
+        findings.append(entry)
+        kept.append(line if corrected is None else line.replace(f":{found['line']}", f":{at}", 1))
+    text = "\n".join(kept).strip()
+    if findings:
+        status = "checked"
+    elif says_nothing(text, task):
+        status = "empty"
+    else:
+        status = "unverified"
+    return Checked(status, text, findings, rejected)
+
+
+def merge(lists: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Every finding of the lists, once each, in order."""
+    seen, out = set(), []
+    for findings in lists:
+        for f in findings:
+            key = (f["path"], f["line"], f["quote"])
+            if key not in seen:
+                seen.add(key)
+                out.append(f)
+    return out
+
+
+def cite(finding: dict[str, Any]) -> str:
+    """A finding as one line: PATH:LINE: "quote" - claim."""
+    claim = f" - {finding['claim']}" if finding.get("claim") else ""
+    return f'{finding["path"]}:{finding["line"]}: "{finding["quote"]}"{claim}'
+
+
+def footer(findings: list[dict[str, Any]], unverified: list[str], rejected: int) -> str:
+    """What code checked behind the answer, written under it (never by the model)."""
+    lines = ["", "---"]
+    if findings:
+        lines.append(
+            f"Evidence checked by rlm-sub: {len(findings)} quote(s), each found at its PATH:LINE "
+            "in the input:"
+        )
+        lines += [f"- {cite(f)}" for f in findings[:FOOTER_LIMIT]]
+        if len(findings) > FOOTER_LIMIT:
+            lines.append(f"- ... and {len(findings) - FOOTER_LIMIT} more in final.evidence.json")
+    else:
+        lines.append(
+            "Evidence checked by rlm-sub: none (no answer quoted the input in the form asked)."
+        )
+    if unverified:
+        shown = ", ".join(unverified[:10]) + (
+            f" and {len(unverified) - 10} more" if len(unverified) > 10 else ""
+        )
+        lines.append(
+            f"Unverified: {len(unverified)} answer(s) gave no checkable quote and were used as "
+            f"plain text: {shown}."
+        )
+    if rejected:
+        lines.append(
+            f"Dropped: {rejected} quote(s) not found in the part they cite "
+            "(listed in evidence/*.json)."
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,73 @@
+"""Answers cut at the output limit are never passed off as whole: retried, redone, reported."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import rlm
+from fake_api import FakeAPI
+
+MAP = "you see exactly one part"
+REDUCE = "combining the answers"
+
+
+def needles(root: Path, counts: dict[str, int]) -> Path:
+    """Files whose lines all hold 'needle': FIND:needle answers grow with the line count."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name, n in counts.items():
+        (root / name).write_text("".join(f"needle number {i} here\n" for i in range(1, n + 1)))
+    return root
+
+
+def test_a_cut_map_answer_is_retried_with_room_then_reported_as_a_failure(
+    fake_api: FakeAPI, tmp_path: Path
+):
+    # a's answer fits; c's (~100 tokens) is cut at 64 and fits in 128; b's (~720) never fits.
+    root = needles(tmp_path / "src", {"a.txt": 1, "b.txt": 60, "c.txt": 8})
+    ws = tmp_path / "ws"
+    args = ["run", "FIND:needle", ".", "-w", str(ws), "--per-file", "--max-output", "64"]
+    r = rlm(*args, "--json", cwd=root)
+    assert r.returncode == 3, r.stderr
+    out = json.loads(r.stdout)
+    [failed] = out["map"]["failed"]
+    assert failed["sources"] == "b.txt:1-60"
+    assert "cut at the output limit twice (64 then 128 tokens)" in failed["error"]
+    assert "b.txt:1-60" in r.stderr and "cut at the output limit" in r.stderr
+    maps = fake_api.calls(MAP)
+    assert sorted(c["max_tokens"] for c in maps) == [64, 64, 64, 128, 128]
+    records = {json.loads(p.read_text())["sources"]: p for p in (ws / "results").glob("*.json")}
+    c_answer = records["c.txt:1-8"].with_suffix(".md").read_text()
+    assert "c.txt:8: needle number 8 here" in c_answer  # the retry finished it
+    assert not records["b.txt:1-60"].with_suffix(".md").exists()  # no cut text kept as answer
+
+    again = rlm(*args, cwd=root)
+    assert again.returncode == 3
+    assert len(fake_api.calls(MAP)) == 7  # only b asked again (cut, then cut with room)
+    partial = rlm("reduce", "FIND:needle", "-w", str(ws), "--partial", "--max-output", "400")
+    assert partial.returncode == 3, partial.stderr
+    note = partial.stdout.split("---")[-1]
+    assert "b.txt:1-60" in note and "cut at the output limit twice" in note
+
+
+def test_a_cut_synthesis_is_redone_over_smaller_groups_never_printed(
+    fake_api: FakeAPI, tmp_path: Path
+):
+    # Each map answer lists 3 lines (fits in 100 tokens); FIND's synthesis lists them all,
+    # so combining 4 answers is cut, each half of 2 fits, and their final combination is
+    # cut again: no smaller group exists, so the run stops instead of printing a cut answer.
+    root = needles(tmp_path / "src", {f"f{i}.txt": 3 for i in range(4)})
+    ws = tmp_path / "ws"
+    args = ["run", "FIND:needle", ".", "-w", str(ws), "--per-file", "--max-output", "100"]
+    r = rlm(*args, "--reduce-tokens", "5000", cwd=root)
+    assert r.returncode == 3, r.stderr
+    assert r.stdout == ""
+    assert "cut at --max-output 100 tokens even over fewer answers" in r.stderr
+    reduces = fake_api.calls(REDUCE)
+    assert [c["user"].count("needle number 1 here") for c in reduces] == [4, 2, 2, 4]
+    assert sorted(p.name for p in (ws / "reduce" / "L1").glob("*.json")) == [
+        "g0001.json",
+        "g0001a.json",
+        "g0001b.json",
+    ]
+    assert not (ws / "final.md").exists()
