@@ -155,6 +155,18 @@ def plural(n: int, noun: str) -> str:
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
+def skipped_line(skipped: list[dict[str, str]], shown: int = 5) -> str:
+    """One warning for every skipped file: counts by reason, then the first few names."""
+    reasons: dict[str, int] = {}
+    for s in skipped:
+        reason = s["reason"].split(" (")[0]
+        reasons[reason] = reasons.get(reason, 0) + 1
+    why = ", ".join(f"{n} {r}" for r, n in reasons.items())
+    names = ", ".join(s["path"] for s in skipped[:shown])
+    more = f" and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    return f"skipped {plural(len(skipped), 'file')} ({why}): {names}{more}"
+
+
 def human(n: float) -> str:
     """1234567 -> '1.2M'."""
     for unit, scale in (("M", 1e6), ("k", 1e3)):

@@ -167,3 +167,18 @@ def test_solve_offers_only_the_messages_api_and_sums_up_its_usage(
     assert re.search(
         r"solve: \d+ calls? \(0 failed\), [\d,]+ tokens, \$[\d.]+; calls in ", r.stderr
     )
+
+
+def test_solve_warns_once_for_all_skipped_files(fake_api: FakeAPI, tmp_path: Path):
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "a.txt").write_text("one needle\n")
+    for i in range(7):
+        (proj / f"blob{i}.bin").write_bytes(b"\0binary\0" * 4)
+    final = {"type": "tool_use", "id": "toolu_final", "name": "final", "input": {"text": "done"}}
+    fake_api.responder = lambda body: [final] if body.get("tools") else None
+    r = rlm("solve", "FIND:needle", "proj", "-w", "ws", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    warnings = [line for line in r.stderr.splitlines() if "skipped" in line]
+    assert len(warnings) == 1, r.stderr
+    assert "skipped 7 files (7 binary" in warnings[0] and "and 2 more" in warnings[0]

@@ -14,7 +14,7 @@ from rlm_cli.calls.runner import Job, tally
 from rlm_cli.errors import EXIT_BUDGET, EXIT_PARTIAL, RlmError
 from rlm_cli.inputs.chunking import BYTES_PER_TOKEN, estimate_tokens, render_files
 from rlm_cli.inputs.sources import Filters, Report, iter_sources, release
-from rlm_cli.progress import usage_line
+from rlm_cli.progress import skipped_line, usage_line
 from rlm_cli.workspace import sha256
 
 
@@ -28,8 +28,8 @@ async def query_step(
     reporter = ctx.reporter
     report = Report()
     sources = list(iter_sources(paths, Filters(), report))
-    for s in report.skipped:
-        reporter.warn(f"skipped {s['path']}: {s['reason']}")
+    if report.skipped:
+        reporter.warn(skipped_line(report.skipped))
     if not sources:
         raise RlmError(f"no input text in {', '.join(paths)}")
     try:  # sizes first: a huge named file is refused before it is read into memory

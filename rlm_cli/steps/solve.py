@@ -24,6 +24,7 @@ from rlm_cli.errors import EXIT_BUDGET, EXIT_PARTIAL, RlmError
 from rlm_cli.inputs.chunking import MIN_CHUNK_TOKENS, estimate_tokens, render_files
 from rlm_cli.inputs.sources import Report, SourceFile
 from rlm_cli.inputs.staging import stage_sources
+from rlm_cli.progress import skipped_line
 from rlm_cli.steps.jobs import map_jobs
 from rlm_cli.steps.reduce import said_nothing
 from rlm_cli.steps.tools import Index, Toolbox, ToolError, check_arguments, clip, definitions
@@ -306,8 +307,8 @@ async def solve_command(
     if problem:
         raise RlmError(problem)
     index = Index.build(paths, exclude=ws.root)
-    for s in index.skipped:
-        ctx.reporter.warn(f"skipped {s['path']}: {s['reason']}")
+    if index.skipped:
+        ctx.reporter.warn(skipped_line(index.skipped))
     ctx.check_credentials()
     solver = Solver(ctx, ws, ctx.tree, agentic, max_turns, chunk_tokens)
     try:
