@@ -52,6 +52,7 @@ class Config:
     slots: int = 1  # llama-server's total_slots, in /props
     tools: bool = True  # False: llama-server refuses tools, as without --jinja
     caps: bool = True  # whether /props states the chat template's tool support
+    loading: int = 0  # probes answered 503 "Loading model" first, as llama-server starting up
 
 
 class FakeAPI:
@@ -185,6 +186,10 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
         elif self.path.startswith("/v1/messages/batches/"):
             self._batch_get(self.path.split("?")[0].removeprefix("/v1/messages/batches/"))
         elif self.api.config.engine and self.path in ("/v1/models", "/props"):
+            if self.api.config.loading > 0:
+                self.api.config.loading -= 1
+                self._error(503, "Loading model")
+                return
             self._send_json(200, fake_engines.info(self.api.config, self.path))
         else:
             self._error(404, f"no route {self.path}")

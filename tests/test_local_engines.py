@@ -180,3 +180,15 @@ def test_the_engines_refusal_of_tools_is_fatal_and_explained(fake_api: FakeAPI, 
     assert r.returncode == 1
     assert "requires --jinja" in r.stderr and "rlm-sub run" in r.stderr
     assert len(fake_api.calls()) == 1
+
+
+def test_an_engine_still_loading_its_model_is_asked_again(fake_api: FakeAPI, tmp_path: Path):
+    fake_api.config.engine = "llama-server"
+    fake_api.config.context_window = 4096
+    fake_api.config.loading = 2  # as llama-server answers right after start-up
+    (tmp_path / "a.txt").write_text("one needle here\n")
+    r = rlm("query", "FIND:needle", "a.txt", "-m", LOCAL, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert fake_api.routes.count("GET /v1/models") == 3
+    [call] = fake_api.calls()
+    assert call["max_tokens"] == 512 and call["stream"]  # the engine's defaults applied

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 
 ANTHROPIC_HOST = "api.anthropic.com"
 PROBE_TIMEOUT = 3.0
+LOADING_WAIT = 60.0  # seconds to wait for an engine that answers 503 while loading its model
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
 LOCAL_CONCURRENCY = 1  # a local engine with no slot count: one request at a time
 LOCAL_ENGINES = ("llama-server", "ollama", "vllm")  # engines probe() can name
@@ -86,19 +88,30 @@ def self_hosted(url: str) -> bool:
 
 
 def _get(url: str) -> dict | None:
-    """GET url as JSON within PROBE_TIMEOUT; None when it is not there or not JSON."""
+    """GET url as JSON within PROBE_TIMEOUT; None when it is not there or not JSON.
+
+    A server still loading its model answers 503 (llama-server: "Loading model"); that is
+    asked again for up to LOADING_WAIT seconds, so a probe right after start-up still counts.
+    """
     headers = {"accept": "application/json"}
     key = os.environ.get("ANTHROPIC_AUTH_TOKEN") or os.environ.get("ANTHROPIC_API_KEY")
     if key:
         headers["authorization"] = f"Bearer {key}"
-    try:
-        with urllib.request.urlopen(
-            urllib.request.Request(url, headers=headers), timeout=PROBE_TIMEOUT
-        ) as response:
-            body = json.loads(response.read(1_000_000))
-    except (OSError, ValueError, urllib.error.URLError):
-        return None
-    return body if isinstance(body, dict) else None
+    deadline = time.monotonic() + LOADING_WAIT
+    while True:
+        try:
+            with urllib.request.urlopen(
+                urllib.request.Request(url, headers=headers), timeout=PROBE_TIMEOUT
+            ) as response:
+                body = json.loads(response.read(1_000_000))
+        except urllib.error.HTTPError as e:
+            if e.code == 503 and time.monotonic() < deadline:
+                time.sleep(1.0)
+                continue
+            return None
+        except (OSError, ValueError, urllib.error.URLError):
+            return None
+        return body if isinstance(body, dict) else None
 
 
 def _llama_server(url: str) -> Engine:

@@ -102,7 +102,7 @@ check_count() {
 check_query() {
   haystack 600 tiny.txt
   "${rlm[@]}" query "What is the special magic number for the brisk canyon?" tiny.txt "${m[@]}" \
-    >answer.txt 2>query.err || { cat query.err >&2; fail "query exited $?"; }
+    --max-output 128 >answer.txt 2>query.err || { cat query.err >&2; fail "query exited $?"; }
   [[ -s answer.txt ]] || fail "query: empty answer"
   pass "query: $(head -c 120 answer.txt | tr '\n' ' ')"
 }
@@ -110,7 +110,8 @@ check_query() {
 check_overflow() {
   haystack 6000 big.txt
   "${rlm[@]}" run "What is the special magic number for the brisk canyon?" big.txt "${m[@]}" \
-    --chunk-tokens 20000 -w ws-overflow --json >overflow.json 2>overflow.err \
+    --chunk-tokens 20000 --max-output 128 --timeout 1800 -w ws-overflow --json \
+    >overflow.json 2>overflow.err \
     || { cat overflow.err >&2; fail "overflow: run exited non-zero"; }
   parts="$(jq -s '[.[] | .parts] | add' ws-overflow/results/*.json)"
   [[ "$parts" -ge 2 ]] || fail "overflow: the chunk was not split (parts=$parts)"
@@ -159,6 +160,7 @@ check_solve() {
 check_eval() {
   "${rlm[@]}" eval --help >/dev/null 2>&1 || fail "eval: no eval command in this rlm-sub"
   "${rlm[@]}" eval niah --sizes 1500 --methods direct,run --trials 1 --chunk-tokens 1000 \
+    --max-output 128 \
     "${m[@]}" -o ev >eval.out 2>eval.err || { cat eval.err >&2; fail "eval exited non-zero"; }
   [[ "$(wc -l <ev/results.jsonl)" -eq 2 ]] || fail "eval: expected 2 trials in results.jsonl"
   ls ev/*.svg ev/*.png >/dev/null 2>&1 || fail "eval: no chart in ev/"
