@@ -36,8 +36,10 @@ model="$(sed -n 's/^RLM_ENGINE_MODEL=//p' <<<"$built")"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/rlm-engine.XXXXXX")"
 port="${RLM_ENGINE_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
+# --no-repack: on CPUs with AMX, llama.cpp's repacked AMX kernels crash in this VM
+# (SIGSEGV in ggml_backend_amx_mul_mat at the first batch); plain kernels are fine.
 "$server" -m "$model" --host 127.0.0.1 --port "$port" -c "$ctx" -np 1 --jinja --no-webui \
-  --offline -a smollm2 >"$work/server.log" 2>&1 &
+  --no-repack --offline -a smollm2 >"$work/server.log" 2>&1 &
 server_pid=$!
 cleanup() {
   kill "$server_pid" 2>/dev/null || true
@@ -113,7 +115,8 @@ check_overflow() {
   parts="$(jq -s '[.[] | .parts] | add' ws-overflow/results/*.json)"
   [[ "$parts" -ge 2 ]] || fail "overflow: the chunk was not split (parts=$parts)"
   grep -q "exceed_context_size_error" ws-overflow/trace.jsonl || fail "overflow: no 400 in the trace"
-  "${rlm[@]}" trace -w ws-overflow | grep -q "first token" || fail "overflow: no first-token time"
+  "${rlm[@]}" trace -w ws-overflow >overflow-trace.txt
+  grep -q "first token" overflow-trace.txt || fail "overflow: no first-token time in the trace"
   pass "overflow: split into $parts parts and answered; first-token times in the trace"
 }
 
@@ -132,8 +135,13 @@ check_price() {
     fail "price: --max-cost without a price ran"
   fi
   grep -q -- "--price" cap.err && [[ ! -e ws-cap ]] || fail "price: $(cat cap.err)"
-  "${rlm[@]}" status -w ws-overflow --json | jq -e '.calls.cost_usd == null' >/dev/null \
-    || fail "price: status did not say the cost is unknown"
+  "${rlm[@]}" run "What is the special magic number for the brisk canyon?" tiny.txt "${m[@]}" \
+    --max-output 32 -w ws-price 2>price.err >/dev/null || fail "price: run failed: $(cat price.err)"
+  grep -q "cost unknown" price.err || fail "price: run did not say the cost is unknown"
+  "${rlm[@]}" status -w ws-price --json | jq -e '.calls.cost_usd == null' >/dev/null \
+    || fail "price: status --json did not give a null (unknown) cost"
+  "${rlm[@]}" trace -w ws-price >price-trace.txt  # (grep -q on a pipe would cut it short)
+  grep -q unknown price-trace.txt || fail "price: trace did not say unknown"
   pass "price: unknown cost reads null/unknown; a dollar cap without --price is refused first"
 }
 
