@@ -119,3 +119,23 @@ def test_every_tool_run_is_noted_in_the_ledger_under_its_turn(tmp_path: Path):
     notes = [e for e in events if e["ev"] == "note"]
     assert [(n["tool"], n["is_error"]) for n in notes] == [("list_files", False), ("grep", True)]
     assert {n["call"] for n in notes} == {turns[0]["call"]}
+
+
+def test_grep_in_a_staged_chunk_cites_the_sources_path_and_line(tmp_path: Path) -> None:
+    """An agentic sub-agent greps its chunk file, but the hits name the source's PATH:LINE."""
+    from rlm_cli.inputs.sources import SourceFile
+    from rlm_cli.steps.tools import Toolbox
+
+    chunk = (
+        "==> src/auth.py [lines 40-41 of 90] <==\n40\tdef login(user):\n41\t    return token(user)\n\n"
+        "==> src/util.py [lines 1-2 of 2] <==\n1\tdef token(user):\n2\t    return 'T'\n"
+    )
+    staged = Index({"c0003.txt": SourceFile("c0003.txt", chunk, len(chunk))}, staged=True)
+    found = Toolbox(staged, tmp_path / "vars").grep(r"^def ")
+    assert found.splitlines() == [
+        "2 matches",
+        "src/auth.py:40: def login(user):",
+        "src/util.py:1: def token(user):",
+    ]
+    plain = Index({"c0003.txt": SourceFile("c0003.txt", chunk, len(chunk))})
+    assert "c0003.txt:2: 40\tdef login" in Toolbox(plain, tmp_path / "vars").grep("def login")

@@ -241,7 +241,7 @@ class Solver:
         for job in jobs:
             child = self._child(f"{prefix}-{job.id}")
             chunk = SourceFile(f"{job.id}.txt", ws.read_chunk(job.id), 0)
-            job.solve = self._solver(child, task, Index({chunk.path: chunk}))
+            job.solve = self._solver(child, task, Index({chunk.path: chunk}, staged=True))
 
     def _job(
         self,

@@ -17,7 +17,7 @@ from typing import Any
 
 from rlm_cli import prompts
 from rlm_cli.errors import RlmError
-from rlm_cli.inputs.chunking import estimate_tokens
+from rlm_cli.inputs.chunking import HEADER_RE, LINE_NO_RE, estimate_tokens
 from rlm_cli.inputs.sources import Filters, Report, SourceFile, iter_sources
 from rlm_cli.workspace import atomic_write
 
@@ -129,6 +129,7 @@ class Index:
 
     files: dict[str, SourceFile] = field(default_factory=dict)
     skipped: list[dict[str, str]] = field(default_factory=list)
+    staged: bool = False  # files are staged chunks: grep cites the sources' PATH:LINE
 
     @classmethod
     def build(
@@ -223,7 +224,8 @@ class Toolbox:
         except re.error as e:
             raise ToolError(f"bad regular expression {pattern!r}: {e}") from None
         files = [(p, s.text) for p, s in self.index.files.items() if fnmatch.fnmatchcase(p, glob)]
-        found = run_limited(_grep, (regex, files, min(max_results, GREP_MAX)), self.grep_seconds)
+        limit = min(max_results, GREP_MAX)
+        found = run_limited(_grep, (regex, files, limit, self.index.staged), self.grep_seconds)
         if found is None:
             raise ToolError(
                 f"grep {pattern!r} ran past its time limit of {self.grep_seconds:g}s (a pattern "
@@ -257,15 +259,24 @@ class Toolbox:
 
 
 def _grep(
-    regex: re.Pattern[str], files: list[tuple[str, str]], limit: int
+    regex: re.Pattern[str], files: list[tuple[str, str]], limit: int, staged: bool = False
 ) -> tuple[list[str], int]:
+    """Matching lines as PATH:LINE: text; in staged chunks, the source's path and line."""
     hits, total = [], 0
     for path, text in files:
+        source = path
         for n, line in enumerate(text.splitlines(), 1):
-            if regex.search(line):
+            cite, body = f"{path}:{n}", line
+            if staged:
+                if head := HEADER_RE.match(line):
+                    source = head["path"]
+                    continue
+                if number := LINE_NO_RE.match(line):
+                    cite, body = f"{source}:{number.group(1)}", line[number.end() :]
+            if regex.search(body):
                 total += 1
                 if len(hits) < limit:
-                    hits.append(f"{path}:{n}: {line.strip()[:200]}")
+                    hits.append(f"{cite}: {body.strip()[:200]}")
     return hits, total
 
 
