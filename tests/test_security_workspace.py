@@ -120,3 +120,23 @@ def test_a_killed_runs_calls_are_not_shown_in_flight(tmp_path: Path):
     assert status["calls"]["in_flight"] == 0 and status["calls"]["failed"] == 1
     shown = rlm("trace", "-w", str(ws), cwd=tmp_path)
     assert "killed" in shown.stdout
+
+
+@pytest.mark.parametrize("git", [False, True], ids=["plain", "git-checkout"])
+def test_a_workspace_inside_the_inputs_is_never_read_as_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, git: bool
+):
+    """`-o review` inside a checkout: a second run must not stage the first run's chunks."""
+    from rlm_cli.inputs.sources import Filters
+    from rlm_cli.inputs.staging import stage
+    from rlm_cli.workspace import Workspace
+
+    tree = tmp_path / "tree"
+    (tree / "src").mkdir(parents=True)
+    (tree / "src" / "a.py").write_text("print('hello')\n")
+    if git:
+        subprocess.run(["git", "init", "-q", str(tree)], check=True)
+    monkeypatch.chdir(tree)
+    for _ in range(2):
+        manifest, _ = stage(Workspace(tree / "review" / "work"), ["."], Filters(), 2000)
+    assert [f["path"] for f in manifest["files"]] == ["src/a.py"]
