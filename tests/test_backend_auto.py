@@ -52,6 +52,7 @@ def test_no_key_and_no_claude_is_one_error_before_anything_is_written(project, c
     r = rlm(*args, cwd=project, env={"PATH": no_claude_path(project), "RLM_CLAUDE": "claude"})
     assert r.returncode == 1, r.stderr
     assert r.stderr.count("no model to call") == 1
+    assert "REDACTED" not in r.stderr  # the fix's example must not look like a secret
     for way in ("ANTHROPIC_API_KEY=", "`claude`", "ANTHROPIC_BASE_URL=", "Local and self-hosted"):
         assert way in r.stderr, (way, r.stderr)
     assert sorted(p.name for p in project.iterdir() if p.name != "nothing") == before

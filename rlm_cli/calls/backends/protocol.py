@@ -135,7 +135,7 @@ def check_credentials() -> None:
         raise RlmError(
             "no model to call: ANTHROPIC_API_KEY is not set. "
             "Any one of these works: (1) an API key from the Anthropic Console: "
-            "`export ANTHROPIC_API_KEY=sk-ant-...`; (2) a Claude Code login: install Claude "
+            "`export ANTHROPIC_API_KEY=<your key>`; (2) a Claude Code login: install Claude "
             "Code, run `claude` once to log in, and rlm-sub runs its sub-agents as `claude -p`; "
             "(3) a local engine that speaks the Messages API (Ollama, llama-server, vLLM): "
             "`export ANTHROPIC_BASE_URL=http://127.0.0.1:PORT ANTHROPIC_AUTH_TOKEN=local` "
