@@ -1,4 +1,4 @@
-"""Shared fixtures: a fake Messages API on 127.0.0.1, and rlm-sub run as a real subprocess."""
+"""Shared fixtures: a fake Messages API on 127.0.0.1, and rlm-sub run in this process or as one."""
 
 from __future__ import annotations
 
@@ -43,6 +43,43 @@ def fake_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAPI]:
 
 
 def rlm(
+    *args: str,
+    cwd: Path | None = None,
+    stdin: str | bytes | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """Run `rlm-sub ARGS` in this process, as the entry point would; text output.
+
+    The real SDK still talks HTTP to the fake server; only the ~2 s `import anthropic` of a
+    fresh interpreter is saved. An exception the CLI does not turn into an error message
+    fails the test (a subprocess would have printed a traceback). `timeout` is for the
+    signature shared with `rlm_process`; use that where the process boundary is the point.
+    """
+    from click.testing import CliRunner
+
+    from rlm_cli.cli.app import cli
+
+    data = stdin.encode("utf-8", "surrogateescape") if isinstance(stdin, str) else stdin
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        result = CliRunner().invoke(
+            cli, list(args), input=data or b"", env=env, prog_name="rlm-sub"
+        )
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return subprocess.CompletedProcess(
+        ["rlm-sub", *args], result.exit_code, result.stdout, result.stderr
+    )
+
+
+def rlm_process(
     *args: str,
     cwd: Path | None = None,
     stdin: str | bytes | None = None,
