@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,34 +72,47 @@ def check_links(root: Path) -> None:
 def atomic_write(path: Path, data: str | bytes, durable: bool = True) -> None:
     """Write a file so that readers see either the old content or the new, never a torn one.
 
-    durable=False skips fsync: for files that are cheap to regenerate (chunks), where
-    fsync per file would dominate staging time.
+    durable=False skips fsync: for files that are cheap to regenerate (chunks) or whose
+    readers check them (a result's record holds its answer's hash), where an fsync per
+    file would dominate the time. The temp file is created with the umask's mode directly
+    (no mkstemp, no chmod): a fan-out writes two files per call.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    prefix = f".{path.name}.{os.getpid()}."
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
+    fd, tmp = _create_temp(path)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(raw)
-            os.fchmod(f.fileno(), FILE_MODE)  # mkstemp makes 0600; a file follows the umask
+        try:
+            view = memoryview(raw)
+            while view:
+                view = view[os.write(fd, view) :]
             if durable:
-                f.flush()
-                os.fsync(f.fileno())
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
-def _file_mode() -> int:
-    """The mode a new file gets from open(): 0666 less the umask (read at import, once)."""
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
+def _create_temp(path: Path) -> tuple[int, Path]:
+    """A new temp file beside path, named with this process's id (see TMP_RE)."""
+    made = False
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{next(_TMP_SEQ)}.tmp")
+        try:
+            return os.open(tmp, _TMP_FLAGS, 0o666), tmp  # never through a link, never reused
+        except FileNotFoundError:
+            if made:
+                raise
+            path.parent.mkdir(parents=True, exist_ok=True)
+            made = True
+        except FileExistsError:  # a killed writer's leftover under a reused pid: next name
+            continue
+    raise FileExistsError(f"no free temp name beside {path}")
 
 
-FILE_MODE = _file_mode()
+_TMP_SEQ = itertools.count()
+_TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def write_json(path: Path, obj: Any) -> None:

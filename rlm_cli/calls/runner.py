@@ -92,8 +92,11 @@ def cached(job: Job) -> Outcome | None:
         return None
     try:
         text = job.slot.with_suffix(".md").read_text(encoding="utf-8")
-    except OSError:
+    except (OSError, ValueError):
         return None
+    expected = record.get("answer_sha256")
+    if expected is not None and expected != sha256(text):
+        return None  # torn by a power cut (results are written without fsync): ask again
     return Outcome(job, "cached", text, record)
 
 
@@ -142,34 +145,22 @@ class Runner:
     async def run(self, jobs: list[Job]) -> list[Outcome]:
         """Run jobs with at most `concurrency` calls in flight; a fatal error stops them all.
 
-        A job's files are written (with fsync) while its worker already makes the next call,
-        so a call slot never waits on the disk; a failed write still stops the run one call
-        later, and an outcome counts as done only once it is on disk.
+        Each outcome is written to disk (store_result, atomic and cheap) by its worker
+        before it counts as done and before that worker takes its next job, so a failed
+        write stops the run and a fatal error or Ctrl-C keeps every answer received.
         """
         outcomes: list[Outcome] = []
         pending = iter(jobs)
-        writes: list[asyncio.Task[None]] = []
-
-        async def finish(outcome: Outcome) -> None:
-            if outcome.job.slot is not None:
-                await asyncio.to_thread(
-                    store_result, outcome.job.slot, outcome.text, outcome.record
-                )
-            outcomes.append(outcome)
-            self.on_done(outcome)
 
         async def worker() -> None:
-            write: asyncio.Task[None] | None = None
             for job in pending:
                 if self.stopped:
                     return
                 outcome = await self._run_job(job)
-                if write is not None:
-                    await asyncio.shield(write)  # if cancelled, the write still completes
-                write = asyncio.create_task(finish(outcome))
-                writes.append(write)
-            if write is not None:
-                await asyncio.shield(write)
+                if outcome.job.slot is not None:
+                    store_result(outcome.job.slot, outcome.text, outcome.record)
+                outcomes.append(outcome)
+                self.on_done(outcome)
 
         workers = [
             asyncio.create_task(worker()) for _ in range(min(self.settings.concurrency, len(jobs)))
@@ -180,7 +171,6 @@ class Runner:
             for w in workers:
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
-            await asyncio.gather(*writes, return_exceptions=True)  # keep every finished answer
         return outcomes
 
     async def _run_job(self, job: Job) -> Outcome:
@@ -251,7 +241,8 @@ class Runner:
         est_tokens = est_in + request.max_tokens
         est_cost = estimated_cost(s.model, est_in, request.max_tokens, self.ledger)
         extra: dict[str, Any] = {}
-        if getattr(self.backend, "name", "") == "claude-code":  # a session: many turns
+        session = getattr(self.backend, "name", "") == "claude-code"  # a process, many turns
+        if session:
             extra["reserve"] = "claude-agent" if self.tree.children_may_delegate else "claude-leaf"
             default = CLAUDE_AGENT if self.tree.children_may_delegate else CLAUDE_LEAF
             est_tokens, est_cost = self.ledger.reserve(
@@ -262,9 +253,10 @@ class Runner:
         fields = start_fields(job_id, kind, depth, parent, s.model, **extra)
         call = await when_budget_allows(lambda: self.ledger.start(est_tokens, est_cost, **fields))
         spend.calls.append(call)
-        request.child_env = self.tree.child_env(
-            call, self.ledger.path, self.ledger.run, self.ledger.budget
-        )
+        if session:  # the environment of the process it starts (built per call: it costs)
+            request.child_env = self.tree.child_env(
+                call, self.ledger.path, self.ledger.run, self.ledger.budget
+            )
         started, end = time.time(), CallEnd()
         try:
             async with self.slots:
