@@ -7,6 +7,7 @@ import json
 import random
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,22 +146,60 @@ class Runner:
     async def run(self, jobs: list[Job]) -> list[Outcome]:
         """Run jobs with at most `concurrency` calls in flight; a fatal error stops them all.
 
-        Each outcome is written to disk (store_result, atomic and cheap) by its worker
-        before it counts as done and before that worker takes its next job, so a failed
-        write stops the run and a fatal error or Ctrl-C keeps every answer received.
+        A job's files are written by one writer thread while its worker already makes the
+        next call: creating a file can wait on the filesystem's journal for a millisecond
+        or more when the disk is busy, which the event loop (and every call in flight)
+        must not wait for, and one thread keeps the hand-offs of the GIL few. A failed
+        write still stops the run one call later, and an outcome counts as done only once
+        it is on disk.
         """
         outcomes: list[Outcome] = []
         pending = iter(jobs)
+        writes: set[asyncio.Future[None]] = set()
+        loop = asyncio.get_running_loop()
+        writer = ThreadPoolExecutor(1, thread_name_prefix="rlm-results")
+
+        def stored(outcome: Outcome) -> asyncio.Future[None]:
+            """The outcome written (if it has a slot), then counted as done."""
+            done = loop.create_future()
+            slot = outcome.job.slot
+
+            def finish(write: asyncio.Future[None] | None) -> None:
+                error = write.exception() if write is not None else None
+                if error is not None:
+                    done.set_exception(error)  # stays in writes: the last gather retrieves it
+                    return
+                writes.discard(done)
+                outcomes.append(outcome)
+                try:
+                    self.on_done(outcome)
+                except Exception as e:  # e.g. a closed stderr: the worker must still hear
+                    done.set_exception(e)
+                    writes.add(done)
+                    return
+                done.set_result(None)
+
+            if slot is None:
+                finish(None)
+            else:
+                write = loop.run_in_executor(
+                    writer, store_result, slot, outcome.text, outcome.record
+                )
+                write.add_done_callback(finish)
+                writes.add(done)
+            return done
 
         async def worker() -> None:
+            write: asyncio.Future[None] | None = None
             for job in pending:
                 if self.stopped:
-                    return
+                    break
                 outcome = await self._run_job(job)
-                if outcome.job.slot is not None:
-                    store_result(outcome.job.slot, outcome.text, outcome.record)
-                outcomes.append(outcome)
-                self.on_done(outcome)
+                if write is not None:
+                    await asyncio.shield(write)  # if cancelled, the write still completes
+                write = stored(outcome)
+            if write is not None:
+                await asyncio.shield(write)
 
         workers = [
             asyncio.create_task(worker()) for _ in range(min(self.settings.concurrency, len(jobs)))
@@ -171,6 +210,8 @@ class Runner:
             for w in workers:
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+            await asyncio.gather(*writes, return_exceptions=True)  # keep every finished answer
+            writer.shutdown(wait=False)
         return outcomes
 
     async def _run_job(self, job: Job) -> Outcome:
