@@ -132,15 +132,25 @@ def _llama_server(url: str) -> Engine:
     )
 
 
-@cache
 def probe(model: str, url: str | None = None) -> Engine:
-    """Ask the engine at url (default: ANTHROPIC_BASE_URL) what it offers; cached per process.
+    """Ask the engine at url (default: ANTHROPIC_BASE_URL) what it offers; cached per process
+    and endpoint (a process that talks to two endpoints asks each)."""
+    return _probe(model, (url or base_url()).rstrip("/"))
+
+
+def forget() -> None:
+    """Drop what probe() learnt, so the next call asks the engine again."""
+    _probe.cache_clear()
+
+
+@cache
+def _probe(model: str, url: str) -> Engine:
+    """What probe() says for one model and endpoint.
 
     One GET of /v1/models (which llama-server, vLLM and Ollama all serve) tells them
     apart; llama-server's /props then gives its window and slots. Anthropic's own API is
     never probed. A server that answers neither is an Engine with nothing known.
     """
-    url = (url or base_url()).rstrip("/")
     if not self_hosted(url):
         return Engine(url, False)
     listed = (_get(f"{url}/v1/models") or {}).get("data")
@@ -200,8 +210,3 @@ def tools_problem(model: str) -> str | None:
             "has no tool calls"
         )
     return None
-
-
-def context_window(model: str) -> int | None:
-    """The model's context window in tokens, when the engine says (None: use the defaults)."""
-    return probe(model).context_window

@@ -64,6 +64,9 @@ def cli() -> None:
     One sub-call over a few files (the llm_query of a shell script):
       rlm-sub query "What does this module export?" src/api.py
     """
+    from rlm_cli.calls.engine import forget
+
+    forget()  # each command asks the engine afresh (several may run in one process)
 
 
 @cli.command()
