@@ -132,15 +132,19 @@ def _llama_server(url: str) -> Engine:
     )
 
 
-@cache
 def probe(model: str, url: str | None = None) -> Engine:
-    """Ask the engine at url (default: ANTHROPIC_BASE_URL) what it offers; cached per process.
+    """Ask the engine at url (default: ANTHROPIC_BASE_URL) what it offers; cached per URL."""
+    return _probe((url or base_url()).rstrip("/"), model)
+
+
+@cache
+def _probe(url: str, model: str) -> Engine:
+    """What the engine at url offers for model, asked once per process.
 
     One GET of /v1/models (which llama-server, vLLM and Ollama all serve) tells them
     apart; llama-server's /props then gives its window and slots. Anthropic's own API is
     never probed. A server that answers neither is an Engine with nothing known.
     """
-    url = (url or base_url()).rstrip("/")
     if not self_hosted(url):
         return Engine(url, False)
     listed = (_get(f"{url}/v1/models") or {}).get("data")

@@ -19,7 +19,7 @@ import click
 
 from rlm_cli.calls.depth import Tree
 from rlm_cli.calls.ledger import Budget
-from rlm_cli.cli.invoke import CliError
+from rlm_cli.cli.failures import CliError
 from rlm_cli.errors import RlmError
 
 READS = ("paths",)  # parameters naming inputs

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from rlm_cli.calls.backends.catalog import BACKENDS, choose
+from rlm_cli.cli.failures import cli_errors
 
 if TYPE_CHECKING:
     from rlm_cli.calls.ledger import Budget
@@ -57,7 +58,7 @@ def grouped(
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(f)
         def command(*args: Any, **kw: Any) -> Any:
-            kw[into] = build(**{name: kw.pop(name) for name in names})
+            kw[into] = cli_errors(build)(**{name: kw.pop(name) for name in names})
             return f(*args, **kw)
 
         for option in reversed(options):

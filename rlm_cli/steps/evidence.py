@@ -17,6 +17,7 @@ wording, or only the task restated) is not sent to the synthesis at all.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ from rlm_cli.inputs.chunking import HEADER_RE, LINE_NO_RE
 NEAR = 2  # lines either side of the cited line where the quote may start
 MIN_QUOTE = 4  # characters a quote needs (after trimming) to be worth checking
 MIN_LOCATED = 24  # characters an uncited quote needs before code looks for it in the part
+MIN_CONTAINED = 24  # characters (normalised) an input line needs to be found inside an answer
 FOOTER_LIMIT = 100  # findings listed under the final answer; all of them go to the JSON file
 
 FINDING_RE = re.compile(
@@ -49,10 +51,37 @@ def _norm(text: str) -> str:
 
 
 @dataclass
+class _Lines:
+    """One path's lines in a part, normalised once and joined, so lookups run as str.find."""
+
+    numbers: list[int]  # line numbers of the lines that hold words, in order
+    norms: list[str]  # each line normalised (see _norm)
+    joined: str  # the normalised lines joined by single spaces
+    offsets: list[int]  # where each line starts in joined
+
+    @classmethod
+    def of(cls, lines: dict[int, str]) -> _Lines:
+        numbers, norms, offsets, at = [], [], [], 0
+        for n in sorted(lines):
+            norm = _norm(lines[n])
+            if norm:
+                numbers.append(n)
+                norms.append(norm)
+                offsets.append(at)
+                at += len(norm) + 1
+        return cls(numbers, norms, " ".join(norms), offsets)
+
+    def end(self, i: int) -> int:
+        """Where line i (an index) ends in joined."""
+        return self.offsets[i] + len(self.norms[i])
+
+
+@dataclass
 class Part:
     """The lines of one part, by path and line number, as its sub-agent saw them."""
 
     lines: dict[str, dict[int, str]] = field(default_factory=dict)
+    _normed: dict[str, _Lines] = field(default_factory=dict, repr=False)
 
     @classmethod
     def parse(cls, text: str) -> Part:
@@ -68,6 +97,12 @@ class Part:
                 part.lines[path][int(number.group(1))] = raw[number.end() :]
         return part
 
+    def normed(self, path: str) -> _Lines:
+        """The path's lines normalised (computed once per part)."""
+        if path not in self._normed:
+            self._normed[path] = _Lines.of(self.lines.get(path, {}))
+        return self._normed[path]
+
     def path_for(self, cited: str) -> str | None:
         """The part's path a citation means (exact, or one naming the other by its tail)."""
         cited = cited.removeprefix("./")
@@ -77,15 +112,38 @@ class Part:
         return tails[0] if len(tails) == 1 else None
 
     def find(self, path: str, quote: list[str], start: int, end: int) -> int | None:
-        """The line in start..end where the quote (pieces in order) begins, if it is there."""
-        lines = self.lines.get(path, {})
-        for n in range(start, end + 1):
-            if n not in lines:
-                continue
-            window = _norm(" ".join(lines.get(k, "") for k in range(n, n + 4)))
-            if _pieces_in(quote, window) and quote[0][:12] in _norm(lines[n]):
-                return n
+        """The line in start..end where the quote (pieces in order, within four lines) begins.
+
+        The quote's first words must lie within that line. One str.find over the joined
+        normalised lines per candidate, so a whole-part lookup costs one pass, not one
+        normalisation per line.
+        """
+        t = self.normed(path)
+        first, last = bisect_left(t.numbers, start), bisect_right(t.numbers, end)
+        if first >= last:
+            return None
+        head = quote[0][:12]
+        pos = t.joined.find(head, t.offsets[first], t.end(last - 1))
+        while pos >= 0:
+            i = bisect_right(t.offsets, pos) - 1
+            if pos + len(head) <= t.end(i):
+                window = t.joined[t.offsets[i] : t.end(min(i + 3, len(t.norms) - 1))]
+                if _pieces_in(quote, window):
+                    return t.numbers[i]
+            pos = t.joined.find(head, pos + 1, t.end(last - 1))
         return None
+
+    def contained(self, answer_lines: list[str]) -> list[tuple[str, int]]:
+        """Input lines (MIN_CONTAINED characters or more, normalised) that an answer line
+        repeats whole: the needle a small model states without quoting or citing it."""
+        blob = "\n".join(f" {_norm(a)} " for a in answer_lines)
+        found = []
+        for path in self.lines:
+            t = self.normed(path)
+            for n, norm in zip(t.numbers, t.norms, strict=True):
+                if len(norm) >= MIN_CONTAINED and f" {norm} " in blob:
+                    found.append((path, n))
+        return found
 
 
 def _pieces_in(pieces: list[str], text: str) -> bool:
@@ -167,6 +225,29 @@ def _locate(part: Part, line: str, source: str) -> dict[str, Any] | None:
     return None
 
 
+def _contained(
+    part: Part, plain: list[str], known: set[tuple[str, int]], source: str
+) -> list[dict[str, Any]]:
+    """Findings for whole input lines that uncited answer lines repeat (see Part.contained)."""
+    out = []
+    for path, n in part.contained(plain) if plain else []:
+        if (path, n) in known:
+            continue
+        text = part.lines[path][n].strip()
+        out.append(
+            {
+                "path": path,
+                "line": n,
+                "quote": text[:300],
+                "text": text[:300],
+                "claim": "",
+                "source": source,
+                "located": True,
+            }
+        )
+    return out
+
+
 def check_answer(
     answer: str, part_text: str, source: str, task: str = "", drop: bool = True
 ) -> Checked:
@@ -177,6 +258,7 @@ def check_answer(
     """
     part = Part.parse(part_text)
     kept, findings, rejected = [], [], []
+    plain = []  # kept lines that yielded no finding: searched for whole input lines below
     for line in answer.splitlines():
         found = FINDING_RE.match(line)
         path = part.path_for(found["path"]) if found else None
@@ -187,6 +269,8 @@ def check_answer(
             located = None if found else _locate(part, line, source)
             if located:
                 findings.append(located)
+            else:
+                plain.append(line)
             kept.append(line)
             continue
         first = int(found["line"])
@@ -196,6 +280,7 @@ def check_answer(
         pieces = _pieces(quote if quote is not None else found["rest"])
         if sum(len(p) for p in pieces) < MIN_QUOTE:
             kept.append(line)  # a citation without words to check stays as text
+            plain.append(line)
             continue
         at = part.find(path, pieces, max(1, first - NEAR), last + NEAR)
         corrected = None
@@ -205,6 +290,7 @@ def check_answer(
         if at is None:
             if exact or not drop:
                 kept.append(line)  # a description after a citation, or read beyond the part
+                plain.append(line)
             else:
                 rejected.append({"line": line.strip(), "why": f"quote not found in {path}"})
             continue
@@ -220,6 +306,7 @@ def check_answer(
             entry["claimed_line"] = first
         findings.append(entry)
         kept.append(line if corrected is None else line.replace(f":{found['line']}", f":{at}", 1))
+    findings += _contained(part, plain, {(f["path"], f["line"]) for f in findings}, source)
     text = "\n".join(kept).strip()
     if findings:
         status = "checked"
@@ -256,7 +343,10 @@ def footer(findings: list[dict[str, Any]], unverified: list[str], rejected: int)
             f"Evidence checked by rlm-sub: {len(findings)} quote(s), each found at its PATH:LINE "
             "in the input:"
         )
-        lines += [f"- {cite(f)}" for f in findings[:FOOTER_LIMIT]]
+        lines += [
+            f"- {cite(f)}" + (" (from an answer cut at --max-output)" if f.get("cut") else "")
+            for f in findings[:FOOTER_LIMIT]
+        ]
         if len(findings) > FOOTER_LIMIT:
             lines.append(f"- ... and {len(findings) - FOOTER_LIMIT} more in final.evidence.json")
     else:
