@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -77,19 +78,34 @@ def atomic_write(path: Path, data: str | bytes, durable: bool = True) -> None:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    prefix = f".{path.name}.{os.getpid()}."
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{next(_serial)}.tmp"
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(raw)
-            os.fchmod(f.fileno(), FILE_MODE)  # mkstemp makes 0600; a file follows the umask
-            if durable:
-                f.flush()
-                os.fsync(f.fileno())
+        # O_EXCL: never through a link or over another writer's file; mode 0666 less the umask.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    except FileExistsError:  # left by a killed process that had this pid
+        fd, name = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp"
+        )
+        tmp = Path(name)
+        os.fchmod(fd, FILE_MODE)  # mkstemp makes 0600; a file follows the umask
+    try:
+        with memoryview(raw) as view:
+            written = 0
+            while written < len(view):
+                written += os.write(fd, view[written:])
+        if durable:
+            os.fsync(fd)
+        os.close(fd)
+        fd = -1
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if fd >= 0:
+            os.close(fd)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+_serial = itertools.count()  # temp-file names unique within this process (threads included)
 
 
 def _file_mode() -> int:
@@ -115,11 +131,11 @@ def read_json(path: Path) -> Any | None:
         return None
 
 
-def sha256(*parts: str) -> str:
-    """Hex digest of the parts, each length-prefixed so that boundaries matter."""
+def sha256(*parts: str | bytes) -> str:
+    """Hex digest of the parts (text as UTF-8), each length-prefixed so that boundaries matter."""
     h = hashlib.sha256()
     for p in parts:
-        b = p.encode("utf-8", "surrogatepass")
+        b = p if isinstance(p, bytes) else p.encode("utf-8", "surrogatepass")
         h.update(f"{len(b)}:".encode())
         h.update(b)
     return h.hexdigest()

@@ -58,8 +58,10 @@ def rlm(
     """
     from click.testing import CliRunner
 
+    from rlm_cli.calls import engine
     from rlm_cli.cli.app import cli
 
+    engine._probe.cache_clear()  # what a fresh process knows: the engine is asked again
     data = stdin.encode("utf-8", "surrogateescape") if isinstance(stdin, str) else stdin
     saved_env, saved_cwd = dict(os.environ), os.getcwd()
     try:

@@ -133,19 +133,13 @@ def _llama_server(url: str) -> Engine:
 
 
 def probe(model: str, url: str | None = None) -> Engine:
-    """Ask the engine at url (default: ANTHROPIC_BASE_URL) what it offers; cached per process
-    and endpoint (a process that talks to two endpoints asks each)."""
-    return _probe(model, (url or base_url()).rstrip("/"))
-
-
-def forget() -> None:
-    """Drop what probe() learnt, so the next call asks the engine again."""
-    _probe.cache_clear()
+    """Ask the engine at url (default: ANTHROPIC_BASE_URL) what it offers; cached per URL."""
+    return _probe((url or base_url()).rstrip("/"), model)
 
 
 @cache
-def _probe(model: str, url: str) -> Engine:
-    """What probe() says for one model and endpoint.
+def _probe(url: str, model: str) -> Engine:
+    """What the engine at url offers for model, asked once per process.
 
     One GET of /v1/models (which llama-server, vLLM and Ollama all serve) tells them
     apart; llama-server's /props then gives its window and slots. Anthropic's own API is

@@ -11,9 +11,9 @@ from rlm_cli import __version__
 from rlm_cli.cli.confine import ConfinedGroup
 from rlm_cli.cli.direct import query, solve
 from rlm_cli.cli.eval_command import eval_command
+from rlm_cli.cli.failures import cli_errors
 from rlm_cli.cli.groups import Agents, Calls, Staging, batch_mode
 from rlm_cli.cli.invoke import (
-    cli_errors,
     default_workspace,
     emit_json,
     open_context,
@@ -64,9 +64,6 @@ def cli() -> None:
     One sub-call over a few files (the llm_query of a shell script):
       rlm-sub query "What does this module export?" src/api.py
     """
-    from rlm_cli.calls.engine import forget
-
-    forget()  # each command asks the engine afresh (several may run in one process)
 
 
 @cli.command()

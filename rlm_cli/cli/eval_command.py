@@ -8,8 +8,9 @@ from typing import Any
 
 import click
 
+from rlm_cli.cli.failures import cli_errors
 from rlm_cli.cli.groups import Agents, Calls
-from rlm_cli.cli.invoke import cli_errors, emit_json, open_context, run_async
+from rlm_cli.cli.invoke import emit_json, open_context, run_async
 from rlm_cli.cli.options import agent_options, json_option, model_options
 
 TASK_NAMES = ("niah", "multi-niah", "aggregate", "pairs", "codeqa")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from rlm_cli.calls.backends.catalog import BACKENDS, choose
-from rlm_cli.errors import RlmError
+from rlm_cli.cli.failures import cli_errors
 
 if TYPE_CHECKING:
     from rlm_cli.calls.ledger import Budget
@@ -58,12 +58,7 @@ def grouped(
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(f)
         def command(*args: Any, **kw: Any) -> Any:
-            try:
-                kw[into] = build(**{name: kw.pop(name) for name in names})
-            except RlmError as e:  # an error message and its exit code, never a traceback
-                error = click.ClickException(e.message)
-                error.exit_code = e.exit_code
-                raise error from e
+            kw[into] = cli_errors(build)(**{name: kw.pop(name) for name in names})
             return f(*args, **kw)
 
         for option in reversed(options):

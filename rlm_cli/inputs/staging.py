@@ -101,7 +101,7 @@ def stage_sources(
         for chunk in pack(recorded(sources), settings["chunk_tokens"], settings["per_file"]):
             entry = {"id": chunk.id, "tokens": chunk.tokens, "hash": "", "sources": chunk.sources}
             chunks.append(entry)
-            pending.append((entry, pool.submit(_write, workspace.chunk_path(chunk.id), chunk.text)))
+            pending.append((entry, pool.submit(_write, workspace.chunk_path(chunk.id), chunk.data)))
             while len(pending) > MAX_PENDING_WRITES:  # at most this many chunks held in memory
                 done, future = pending.popleft()
                 done["hash"] = future.result()
@@ -128,10 +128,10 @@ def stage_sources(
     return manifest
 
 
-def _write(path: Path, text: str) -> str:
+def _write(path: Path, data: bytes) -> str:
     """Write one chunk file (no fsync: chunks are cheap to restage) and return its hash."""
-    atomic_write(path, text, durable=False)
-    return sha256(text)
+    atomic_write(path, data, durable=False)
+    return sha256(data)
 
 
 def _unique(sources):
