@@ -119,9 +119,9 @@ def _file_mode() -> int:
 FILE_MODE = _file_mode()
 
 
-def write_json(path: Path, obj: Any) -> None:
-    """Atomically write an object as indented JSON."""
-    atomic_write(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+def write_json(path: Path, obj: Any, durable: bool = True) -> None:
+    """Atomically write an object as indented JSON (durable=False: see atomic_write)."""
+    atomic_write(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n", durable)
 
 
 def read_json(path: Path) -> Any | None:

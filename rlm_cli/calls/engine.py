@@ -205,8 +205,3 @@ def tools_problem(model: str) -> str | None:
             "has no tool calls"
         )
     return None
-
-
-def context_window(model: str) -> int | None:
-    """The model's context window in tokens, when the engine says (None: use the defaults)."""
-    return probe(model).context_window

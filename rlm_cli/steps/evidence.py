@@ -42,6 +42,7 @@ NOTHING_RE = re.compile(
 )
 WORD_RE = re.compile(r"[a-z0-9]+")
 PUNCT_RE = re.compile(r"[^\w]+")
+LINE_PUNCT_RE = re.compile(r"[^\w\n]+")  # PUNCT_RE that keeps line breaks
 CITATION_RE = re.compile(r"[\w./-]+:\d+")
 
 
@@ -61,9 +62,12 @@ class _Lines:
 
     @classmethod
     def of(cls, lines: dict[int, str]) -> _Lines:
+        order = sorted(lines)
+        # one regex pass over all lines (kept apart by newlines) instead of one per line
+        flat = LINE_PUNCT_RE.sub(" ", "\n".join(lines[n] for n in order).lower()).split("\n")
         numbers, norms, offsets, at = [], [], [], 0
-        for n in sorted(lines):
-            norm = _norm(lines[n])
+        for n, line in zip(order, flat, strict=True):
+            norm = line.strip()
             if norm:
                 numbers.append(n)
                 norms.append(norm)
@@ -81,6 +85,7 @@ class Part:
     """The lines of one part, by path and line number, as its sub-agent saw them."""
 
     lines: dict[str, dict[int, str]] = field(default_factory=dict)
+    lowered: str = ""  # the part's text in lower case: a quote's words are all in it, or no quote
     _normed: dict[str, _Lines] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -95,7 +100,12 @@ class Part:
             number = LINE_NO_RE.match(raw)
             if number and path is not None:
                 part.lines[path][int(number.group(1))] = raw[number.end() :]
+        part.lowered = text.lower()
         return part
+
+    def may_hold(self, pieces: list[str]) -> bool:
+        """False when some word of the quote is nowhere in the part (no need to normalise it)."""
+        return all(word in self.lowered for piece in pieces for word in piece.split())
 
     def normed(self, path: str) -> _Lines:
         """The path's lines normalised (computed once per part)."""
@@ -208,7 +218,7 @@ def _locate(part: Part, line: str, source: str) -> dict[str, Any] | None:
     quote, claim = _quote_of(line.strip(" -*\u2022"))
     words = quote if quote is not None else line.strip(" -*\u2022")
     pieces = _pieces(words)
-    if sum(len(p) for p in pieces) < MIN_LOCATED:
+    if sum(len(p) for p in pieces) < MIN_LOCATED or not part.may_hold(pieces):
         return None
     for path, lines in part.lines.items():
         at = part.find(path, pieces, 1, max(lines, default=0))

@@ -291,7 +291,10 @@ def collect_answers(
             checked = check_answer(
                 outcome.text or "", ws.read_chunk(job.id), label, last["task"], not agentic
             )
-            write_json(ws.evidence_dir / f"{job.id}.json", {"key": job.key, **checked.to_dict()})
+            # recomputed by every reduce, so not worth an fsync per part
+            write_json(
+                ws.evidence_dir / f"{job.id}.json", {"key": job.key, **checked.to_dict()}, False
+            )
             rejected = len(checked.rejected)
             items.append(Item(label, checked.text, 1, checked.findings, checked.status, rejected))
             continue
