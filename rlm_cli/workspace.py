@@ -8,7 +8,6 @@ import itertools
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,6 +82,8 @@ def atomic_write(path: Path, data: str | bytes, durable: bool = True) -> None:
         # O_EXCL: never through a link or over another writer's file; mode 0666 less the umask.
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
     except FileExistsError:  # left by a killed process that had this pid
+        import tempfile
+
         fd, name = tempfile.mkstemp(
             dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp"
         )

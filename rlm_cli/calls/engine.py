@@ -13,8 +13,6 @@ import json
 import os
 import re
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from functools import cache
 from urllib.parse import urlsplit
@@ -97,6 +95,9 @@ def _get(url: str) -> dict | None:
     key = os.environ.get("ANTHROPIC_AUTH_TOKEN") or os.environ.get("ANTHROPIC_API_KEY")
     if key:
         headers["authorization"] = f"Bearer {key}"
+    import urllib.error  # here: urllib.request (with http.client and ssl) costs ~20 ms to import
+    import urllib.request
+
     deadline = time.monotonic() + LOADING_WAIT
     while True:
         try:

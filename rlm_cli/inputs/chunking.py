@@ -304,12 +304,18 @@ def _fit(text: str, room: int) -> list[str]:
     return [text[i : i + step] for i in range(0, len(text), step)]
 
 
-def _blank(line: str | bytes) -> bool:
-    """Whether a line holds only whitespace (as str.strip() sees it, also for UTF-8 bytes)."""
-    if isinstance(line, str):
-        return not line.strip()
-    rest = line.strip(ASCII_SPACE)
-    return not rest or (not rest.isascii() and not rest.decode("utf-8").strip())
+def _after_blanks(lines: list[str] | list[bytes], lo: int, hi: int) -> list[int]:
+    """Indices i from hi down to lo whose line i - 1 is blank (only whitespace, as str.strip())."""
+    window = lines[lo - 1 : hi]
+    if window and isinstance(window[0], str):
+        flags = [not line.strip() for line in window]  # type: ignore[union-attr]
+    else:
+        rests = [line.strip(ASCII_SPACE) for line in window]  # type: ignore[arg-type]
+        if b"".join(rests).isascii():
+            flags = [not rest for rest in rests]
+        else:  # a line of, say, NO-BREAK SPACEs is blank too
+            flags = [not rest or not rest.decode("utf-8").strip() for rest in rests]
+    return [lo + k for k in range(len(flags) - 1, -1, -1) if flags[k]]
 
 
 def _best_break(lines: list[str] | list[bytes], start: int, end: int) -> int:
@@ -320,16 +326,11 @@ def _best_break(lines: list[str] | list[bytes], start: int, end: int) -> int:
     """
     floor = max(start + max(1, (end - start) * 6 // 10), end - BREAK_WINDOW)
     top = TOP_LEVEL_RE.match if isinstance(lines[start], str) else TOP_LEVEL_BYTES_RE.match
-    blank = None
-    for i in range(end, floor - 1, -1):
-        if i <= start or i >= len(lines):
-            continue
-        after_blank = _blank(lines[i - 1])
-        if after_blank and top(lines[i]):  # type: ignore[arg-type]
+    blanks = _after_blanks(lines, max(floor, start + 1), min(end, len(lines) - 1))
+    for i in blanks:
+        if top(lines[i]):  # type: ignore[arg-type]
             return i
-        if after_blank and blank is None:
-            blank = i
-    return blank or end
+    return blanks[0] if blanks else end
 
 
 def pack(

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import codecs
 import os
-import shutil
 import stat
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -264,6 +262,9 @@ def _spooled(
     stream: BinaryIO, display: str, spool_dir: Path | None, report: Report
 ) -> SourceFile | None:
     """A pipe: held in memory when small, else spooled to a file in the workspace and streamed."""
+    import shutil
+    import tempfile
+
     head = stream.read(SLURP_BYTES + 1)
     if len(head) <= SLURP_BYTES:
         return _in_memory(display, head, report)
