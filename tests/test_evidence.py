@@ -125,6 +125,25 @@ def test_an_input_line_repeated_inside_an_answer_line_becomes_evidence():
         assert other.findings == [] and other.status == "unverified"
 
 
+def test_an_input_line_repeated_with_a_few_words_slipped_in_becomes_evidence():
+    """SmolLM2 at 4K, trial 1: the question's words slipped into the needle sentence."""
+    lines = [*LINES]
+    lines[20] = "The special magic number for the brisk orchard is: 4205642."
+    text = "\n".join(lines) + "\n"
+    [chunk] = pack([SourceFile("haystack.txt", text, len(text))], 10_000)
+    answer = "The special magic number for the brisk orchard mentioned in the input is 4205642."
+    [f] = check_answer(answer, chunk.text, "c0004").findings
+    assert (f["line"], f["quote"]) == (21, lines[20])
+    # words out of order, another number, or too many words slipped in: not the line
+    for wrong in (
+        "The magic special number for the brisk orchard is 4205642.",
+        "The special magic number for the brisk orchard is 4205643.",
+        "The special magic number, as far as I can tell from reading every part of this long "
+        "input, for the brisk orchard is 4205642.",
+    ):
+        assert check_answer(wrong, chunk.text, "c").findings == [], wrong
+
+
 def test_short_input_lines_never_match_inside_an_answer():
     text = "ok\nreturn x\nThe end.\n" + "\n".join(LINES) + "\n"
     [chunk] = pack([SourceFile("a.py", text, len(text))], 10_000)

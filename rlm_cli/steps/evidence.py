@@ -7,26 +7,26 @@ A sub-agent cites a finding as one line, `PATH:LINE: "exact words" - what it sho
 such line is looked up in the text of the part the sub-agent saw: the quote must occur at the
 cited line of that path (give or take NEAR lines). A quote found elsewhere in the part is kept
 with its line corrected; a quote found nowhere is dropped from the answer and recorded as
-rejected. A long quote without a citation (or a line repeating the input word for word) is
-looked up in the whole part and kept as evidence at the line where it is. Checked findings travel beside the answers through every synthesis level, so the
-final answer can list them however the synthesis worded it. An answer with no finding line
-is kept as unverified text, and marked; one that says nothing (NOTHING RELEVANT in any
-wording, or only the task restated) is not sent to the synthesis at all.
+rejected. A long quote without a citation is looked up in the whole part and kept as
+evidence at the line where it is; so is an input line that an answer line repeats without
+quoting or citing it, whole or with a few words slipped in (steps/part_text.py). Checked
+findings travel beside the answers through every synthesis level, so the final answer can
+list them however the synthesis worded it. An answer with no finding line is kept as
+unverified text, and marked; one that says nothing (NOTHING RELEVANT in any wording, or
+only the task restated) is not sent to the synthesis at all.
 """
 
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
-from rlm_cli.inputs.chunking import HEADER_RE, LINE_NO_RE
+from rlm_cli.steps.part_text import Part, norm
 
 NEAR = 2  # lines either side of the cited line where the quote may start
 MIN_QUOTE = 4  # characters a quote needs (after trimming) to be worth checking
 MIN_LOCATED = 24  # characters an uncited quote needs before code looks for it in the part
-MIN_CONTAINED = 24  # characters (normalised) an input line needs to be found inside an answer
 FOOTER_LIMIT = 100  # findings listed under the final answer; all of them go to the JSON file
 
 FINDING_RE = re.compile(
@@ -41,129 +41,7 @@ NOTHING_RE = re.compile(
     re.IGNORECASE,
 )
 WORD_RE = re.compile(r"[a-z0-9]+")
-PUNCT_RE = re.compile(r"[^\w]+")
-LINE_PUNCT_RE = re.compile(r"[^\w\n]+")  # PUNCT_RE that keeps line breaks
 CITATION_RE = re.compile(r"[\w./-]+:\d+")
-
-
-def _norm(text: str) -> str:
-    """Words and numbers only, lower case: quotes are compared ignoring case and punctuation."""
-    return " ".join(PUNCT_RE.sub(" ", text.lower()).split())
-
-
-@dataclass
-class _Lines:
-    """One path's lines in a part, normalised once and joined, so lookups run as str.find."""
-
-    numbers: list[int]  # line numbers of the lines that hold words, in order
-    norms: list[str]  # each line normalised (see _norm)
-    joined: str  # the normalised lines joined by single spaces
-    offsets: list[int]  # where each line starts in joined
-
-    @classmethod
-    def of(cls, lines: dict[int, str]) -> _Lines:
-        order = sorted(lines)
-        # one regex pass over all lines (kept apart by newlines) instead of one per line
-        flat = LINE_PUNCT_RE.sub(" ", "\n".join(lines[n] for n in order).lower()).split("\n")
-        numbers, norms, offsets, at = [], [], [], 0
-        for n, line in zip(order, flat, strict=True):
-            norm = line.strip()
-            if norm:
-                numbers.append(n)
-                norms.append(norm)
-                offsets.append(at)
-                at += len(norm) + 1
-        return cls(numbers, norms, " ".join(norms), offsets)
-
-    def end(self, i: int) -> int:
-        """Where line i (an index) ends in joined."""
-        return self.offsets[i] + len(self.norms[i])
-
-
-@dataclass
-class Part:
-    """The lines of one part, by path and line number, as its sub-agent saw them."""
-
-    lines: dict[str, dict[int, str]] = field(default_factory=dict)
-    lowered: str = ""  # the part's text in lower case: a quote's words are all in it, or no quote
-    _normed: dict[str, _Lines] = field(default_factory=dict, repr=False)
-
-    @classmethod
-    def parse(cls, text: str) -> Part:
-        part, path = cls(), None
-        for raw in text.split("\n"):
-            header = HEADER_RE.match(raw)
-            if header:
-                path = header["path"]
-                part.lines.setdefault(path, {})
-                continue
-            number = LINE_NO_RE.match(raw)
-            if number and path is not None:
-                part.lines[path][int(number.group(1))] = raw[number.end() :]
-        part.lowered = text.lower()
-        return part
-
-    def may_hold(self, pieces: list[str]) -> bool:
-        """False when some word of the quote is nowhere in the part (no need to normalise it)."""
-        return all(word in self.lowered for piece in pieces for word in piece.split())
-
-    def normed(self, path: str) -> _Lines:
-        """The path's lines normalised (computed once per part)."""
-        if path not in self._normed:
-            self._normed[path] = _Lines.of(self.lines.get(path, {}))
-        return self._normed[path]
-
-    def path_for(self, cited: str) -> str | None:
-        """The part's path a citation means (exact, or one naming the other by its tail)."""
-        cited = cited.removeprefix("./")
-        if cited in self.lines:
-            return cited
-        tails = [p for p in self.lines if p.endswith("/" + cited) or cited.endswith("/" + p)]
-        return tails[0] if len(tails) == 1 else None
-
-    def find(self, path: str, quote: list[str], start: int, end: int) -> int | None:
-        """The line in start..end where the quote (pieces in order, within four lines) begins.
-
-        The quote's first words must lie within that line. One str.find over the joined
-        normalised lines per candidate, so a whole-part lookup costs one pass, not one
-        normalisation per line.
-        """
-        t = self.normed(path)
-        first, last = bisect_left(t.numbers, start), bisect_right(t.numbers, end)
-        if first >= last:
-            return None
-        head = quote[0][:12]
-        pos = t.joined.find(head, t.offsets[first], t.end(last - 1))
-        while pos >= 0:
-            i = bisect_right(t.offsets, pos) - 1
-            if pos + len(head) <= t.end(i):
-                window = t.joined[t.offsets[i] : t.end(min(i + 3, len(t.norms) - 1))]
-                if _pieces_in(quote, window):
-                    return t.numbers[i]
-            pos = t.joined.find(head, pos + 1, t.end(last - 1))
-        return None
-
-    def contained(self, answer_lines: list[str]) -> list[tuple[str, int]]:
-        """Input lines (MIN_CONTAINED characters or more, normalised) that an answer line
-        repeats whole: the needle a small model states without quoting or citing it."""
-        blob = "\n".join(f" {_norm(a)} " for a in answer_lines)
-        found = []
-        for path in self.lines:
-            t = self.normed(path)
-            for n, norm in zip(t.numbers, t.norms, strict=True):
-                if len(norm) >= MIN_CONTAINED and f" {norm} " in blob:
-                    found.append((path, n))
-        return found
-
-
-def _pieces_in(pieces: list[str], text: str) -> bool:
-    at = 0
-    for piece in pieces:
-        found = text.find(piece, at)
-        if found < 0:
-            return False
-        at = found + len(piece)
-    return True
 
 
 def _quote_of(rest: str) -> tuple[str | None, str]:
@@ -177,7 +55,7 @@ def _quote_of(rest: str) -> tuple[str | None, str]:
 
 
 def _pieces(quote: str) -> list[str]:
-    return [p for p in (_norm(s) for s in ELLIPSIS_RE.split(quote)) if p]
+    return [p for p in (norm(s) for s in ELLIPSIS_RE.split(quote)) if p]
 
 
 def says_nothing(text: str, task: str = "") -> bool:
