@@ -15,7 +15,10 @@
 #   solve      solve either works or says at once that the model calls no tools
 #   eval       rlm-sub eval niah on a tiny size: results.jsonl and the chart are written
 # Environment: RLM_SUB (default: rlm-sub on PATH), RLM_ENGINE_PORT (default: a free port),
-# RLM_ENGINE_CTX (default 8192), and those of build-llama-server.sh.
+# RLM_ENGINE_CTX (default 8192), RLM_ENGINE_THREADS (default: llama-server's choice; on a
+# machine busy with other work 1 is many times faster, as its threads then never wait on
+# each other), and those of build-llama-server.sh. Run it niced on a shared machine:
+#   nice -n 19 tests/engine/real-engine.sh
 # Exit codes: 0 every check passed; 1 a check failed; 77 skipped: the engine could not be
 # built or started (the message says why). A skip is never a pass.
 set -euo pipefail
@@ -38,8 +41,10 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/rlm-engine.XXXXXX")"
 port="${RLM_ENGINE_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 # --no-repack: on CPUs with AMX, llama.cpp's repacked AMX kernels crash in this VM
 # (SIGSEGV in ggml_backend_amx_mul_mat at the first batch); plain kernels are fine.
+threads=()
+[[ -z "${RLM_ENGINE_THREADS:-}" ]] || threads=(-t "$RLM_ENGINE_THREADS" -tb "$RLM_ENGINE_THREADS")
 "$server" -m "$model" --host 127.0.0.1 --port "$port" -c "$ctx" -np 1 --jinja --no-webui \
-  --no-repack --offline -a smollm2 >"$work/server.log" 2>&1 &
+  --no-repack --offline -a smollm2 "${threads[@]}" >"$work/server.log" 2>&1 &
 server_pid=$!
 cleanup() {
   kill "$server_pid" 2>/dev/null || true
