@@ -226,10 +226,10 @@ def _in_memory(display: str, data: bytes, report: Report) -> SourceFile | None:
     if b"\0" in data[:BINARY_SNIFF_BYTES]:
         report.skip(display, "binary (NUL byte in the first 8 KiB)")
         return None
-    if data.isascii():
-        return SourceFile(display, None, len(data), data=data)
-    text, note = _decode(data)
-    return SourceFile(display, text, len(data), note, data=None if note else data)
+    text, note = (None, None) if data.isascii() else _decode(data)
+    if note:  # not valid UTF-8: the text with replacement characters is what gets staged
+        return SourceFile(display, text, len(data), note)
+    return SourceFile(display, None, len(data), data=data)  # only the bytes are held
 
 
 def _decode(data: bytes) -> tuple[str, str | None]:
