@@ -74,50 +74,55 @@ def atomic_write(path: Path, data: str | bytes, durable: bool = True) -> None:
 
     durable=False skips fsync: for files that are cheap to regenerate (chunks) or whose
     readers check them (a result's record holds its answer's hash), where an fsync per
-    file would dominate the time. The temp file is created with the umask's mode directly
-    (no mkstemp, no chmod): a fan-out writes two files per call.
+    file would dominate the time.
     """
+    path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = _create_temp(path)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{next(_serial)}.tmp"
     try:
-        try:
-            view = memoryview(raw)
-            while view:
-                view = view[os.write(fd, view) :]
-            if durable:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
+        # O_EXCL: never through a link or over another writer's file; mode 0666 less the umask.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    except FileExistsError:  # left by a killed process that had this pid
+        import tempfile
+
+        fd, name = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp"
+        )
+        tmp = Path(name)
+        os.fchmod(fd, FILE_MODE)  # mkstemp makes 0600; a file follows the umask
+    try:
+        with memoryview(raw) as view:
+            written = 0
+            while written < len(view):
+                written += os.write(fd, view[written:])
+        if durable:
+            os.fsync(fd)
+        os.close(fd)
+        fd = -1
         os.replace(tmp, path)
     except BaseException:
+        if fd >= 0:
+            os.close(fd)
         tmp.unlink(missing_ok=True)
         raise
 
 
-def _create_temp(path: Path) -> tuple[int, Path]:
-    """A new temp file beside path, named with this process's id (see TMP_RE)."""
-    made = False
-    for _ in range(100):
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{next(_TMP_SEQ)}.tmp")
-        try:
-            return os.open(tmp, _TMP_FLAGS, 0o666), tmp  # never through a link, never reused
-        except FileNotFoundError:
-            if made:
-                raise
-            path.parent.mkdir(parents=True, exist_ok=True)
-            made = True
-        except FileExistsError:  # a killed writer's leftover under a reused pid: next name
-            continue
-    raise FileExistsError(f"no free temp name beside {path}")
+_serial = itertools.count()  # temp-file names unique within this process (threads included)
 
 
-_TMP_SEQ = itertools.count()
-_TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+def _file_mode() -> int:
+    """The mode a new file gets from open(): 0666 less the umask (read at import, once)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
-def write_json(path: Path, obj: Any) -> None:
-    """Atomically write an object as indented JSON."""
-    atomic_write(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+FILE_MODE = _file_mode()
+
+
+def write_json(path: Path, obj: Any, durable: bool = True) -> None:
+    """Atomically write an object as indented JSON (durable=False: see atomic_write)."""
+    atomic_write(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n", durable)
 
 
 def read_json(path: Path) -> Any | None:
@@ -128,11 +133,11 @@ def read_json(path: Path) -> Any | None:
         return None
 
 
-def sha256(*parts: str) -> str:
-    """Hex digest of the parts, each length-prefixed so that boundaries matter."""
+def sha256(*parts: str | bytes) -> str:
+    """Hex digest of the parts (text as UTF-8), each length-prefixed so that boundaries matter."""
     h = hashlib.sha256()
     for p in parts:
-        b = p.encode("utf-8", "surrogatepass")
+        b = p if isinstance(p, bytes) else p.encode("utf-8", "surrogatepass")
         h.update(f"{len(b)}:".encode())
         h.update(b)
     return h.hexdigest()

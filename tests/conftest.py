@@ -21,6 +21,11 @@ _RLM_VARS = [v for v in os.environ if v.startswith("RLM_")] + [
 ]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Start the slow tests first, so no worker is left running one alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test sees the developer's keys or settings, and none can reach the real API."""
@@ -58,8 +63,10 @@ def rlm(
     """
     from click.testing import CliRunner
 
+    from rlm_cli.calls import engine
     from rlm_cli.cli.app import cli
 
+    engine._probe.cache_clear()  # what a fresh process knows: the engine is asked again
     data = stdin.encode("utf-8", "surrogateescape") if isinstance(stdin, str) else stdin
     saved_env, saved_cwd = dict(os.environ), os.getcwd()
     try:

@@ -134,11 +134,10 @@ def compose(api: FakeAPI, body: dict[str, Any], system: str, user: str, tokens: 
         out = count_tokens(text)
         stop = "end_turn"
         if out > body["max_tokens"]:
-            text, out, stop = (
-                " ".join(text.split()[: body["max_tokens"]]),
-                body["max_tokens"],
-                "max_tokens",
-            )
+            # the first max_tokens words, line breaks kept, as a model's cut answer keeps them
+            words = list(re.finditer(r"\S+", text))
+            end = words[min(body["max_tokens"], len(words)) - 1].end()
+            text, out, stop = text[:end], body["max_tokens"], "max_tokens"
         content = [{"type": "text", "text": text}]
     else:
         out = sum(

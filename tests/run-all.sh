@@ -29,9 +29,22 @@ ruff check .
 ruff format --check .
 echo "== shellcheck"
 shellcheck scripts/*.sh tests/*.sh tests/engine/*.sh tools/*.sh action/*.sh bin/rlm-sub hooks/*.sh
-echo "== bats"
-bats tests/bats
+# bats runs beside pytest (each is mostly one busy process, and this machine has two cores);
+# its report is printed after pytest's, and either failing fails the run.
+bats_log=$(mktemp)
+trap 'rm -f "$bats_log"' EXIT
+bats tests/bats >"$bats_log" 2>&1 &
+bats_pid=$!
 echo "== pytest"
-# One worker per core (pytest-xdist): most tests run rlm-sub as a subprocess, so the suite
-# takes about half as long on two cores; pass -n 0 to run them in this process, in order.
-pytest -q -n auto --dist worksteal "$@"
+# Workers per core (pytest-xdist); the slowest tests start first (tests/conftest.py).
+# Pass -n 0 to run them in this process, in order.
+pytest_rc=0
+pytest -q -n auto --dist worksteal "$@" || pytest_rc=$?
+bats_rc=0
+wait "$bats_pid" || bats_rc=$?
+echo "== bats"
+cat "$bats_log"
+if [ "$pytest_rc" -ne 0 ] || [ "$bats_rc" -ne 0 ]; then
+  echo "FAILED: pytest exit $pytest_rc, bats exit $bats_rc" >&2
+  exit 1
+fi

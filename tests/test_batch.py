@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import RLM, rlm
+from conftest import RLM, rlm, rlm_process
 from corpus import corpus, results
 from fake_api import FakeAPI
 
@@ -103,7 +103,7 @@ def test_batch_answers_match_live_ones_at_half_price_and_rerun_is_cached(
     assert entry["status"] == "fetched" and len(entry["requests"]) == 6
 
     routes = len(fake_api.api_routes())
-    again = rlm(
+    again = rlm_process(  # a fresh interpreter: which modules it imports is checked
         "map",
         "Summarise",
         "-w",

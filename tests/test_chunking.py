@@ -114,3 +114,33 @@ def test_per_file_gives_every_file_its_own_chunk():
         pack([src("a.txt", "a\n"), src("b.txt", "b\n"), src("c.txt", "c\n")], 1000, per_file=True)
     )
     assert [[s["path"] for s in c.sources] for c in chunks] == [["a.txt"], ["b.txt"], ["c.txt"]]
+
+
+def test_a_split_file_is_its_numbered_lines_each_piece_filled_greedily():
+    # Line lengths vary and numbers cross 9/10, 99/100 and 999/1000 (digit widths change).
+    lines = ["y" + "x" * (i * 7 % 23) + "é" * (i % 3) for i in range(1, 1500)]
+    chunks = list(pack([src("f.txt", "\n".join(lines) + "\n")], 400))
+    budget = int(400 * 3.0)
+    head = len("==> f.txt [lines 1499-1499 of 1499] <==\n") + 1  # the widest header
+    rendered = [f"{n}\t{line}\n".encode() for n, line in enumerate(lines, 1)]
+    for c in chunks:
+        [s] = c.sources
+        start, end = s["start"], s["end"]
+        body = b"".join(rendered[start - 1 : end])
+        assert c.data == f"==> f.txt [lines {start}-{end} of 1499] <==\n".encode() + body + b"\n"
+        assert len(c.data) <= budget
+        if end < len(lines):  # no blank line to break at: each piece is as full as fits
+            assert head + len(body) + len(rendered[end]) > budget
+    assert [n for c in chunks for n in range(c.sources[0]["start"], c.sources[0]["end"] + 1)] == (
+        list(range(1, 1500))
+    )
+
+
+def test_a_line_of_unicode_spaces_is_blank_when_choosing_where_to_split():
+    # str.strip() removes NO-BREAK SPACE, IDEOGRAPHIC SPACE and \x1c; so does the split.
+    blanks = ["\u00a0", "\u3000 ", "\x1c", "\t"]
+    body = "".join(f"def f{j}():\n" + "    x = 1\n" * 6 + blanks[j % 4] + "\n" for j in range(120))
+    chunks = list(pack([src("m.py", body)], 300))
+    assert len(chunks) > 5
+    for c in chunks[1:]:
+        assert re.match(r"^\d+\tdef f\d+", c.text.split("\n")[1]), c.text[:80]

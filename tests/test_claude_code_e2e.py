@@ -23,6 +23,8 @@ from typing import Any
 import pytest
 from fake_api import FakeAPI, flatten
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 CLAUDE = ROOT / "tests" / "node_modules" / ".bin" / "claude"
 PINNED = json.loads((ROOT / "tests" / "package.json").read_text())["devDependencies"][

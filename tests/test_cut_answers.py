@@ -34,6 +34,9 @@ def test_a_cut_map_answer_is_retried_with_room_then_reported_as_a_failure(
     assert failed["sources"] == "b.txt:1-60"
     assert "cut at the output limit twice (64 then 128 tokens)" in failed["error"]
     assert "b.txt:1-60" in r.stderr and "cut at the output limit" in r.stderr
+    # progress counts the retries against their own total, never "5/3 calls"
+    assert "map: 3/3 calls done" in r.stderr
+    assert "map: cut answers asked again: 2/2 calls done" in r.stderr
     maps = fake_api.calls(MAP)
     assert sorted(c["max_tokens"] for c in maps) == [64, 64, 64, 128, 128]
     records = {json.loads(p.read_text())["sources"]: p for p in (ws / "results").glob("*.json")}
@@ -48,6 +51,12 @@ def test_a_cut_map_answer_is_retried_with_room_then_reported_as_a_failure(
     assert partial.returncode == 3, partial.stderr
     note = partial.stdout.split("---")[-1]
     assert "b.txt:1-60" in note and "cut at the output limit twice" in note
+    # the cut answer's verified quotes are carried, marked, though the part stays uncovered
+    cut = 'b.txt:1: "needle number 1 here" (from an answer cut at --max-output)'
+    assert cut in partial.stdout
+    final = json.loads((ws / "final.evidence.json").read_text())
+    assert any(f["path"] == "b.txt" and f.get("cut") for f in final["findings"])
+    assert all(not f.get("cut") for f in final["findings"] if f["path"] != "b.txt")
 
 
 def test_a_cut_synthesis_is_redone_over_smaller_groups_never_printed(

@@ -97,9 +97,58 @@ def test_an_uncited_quote_of_the_part_is_located_by_code():
     repeated = check_answer(
         "Line 12 says: retry_limit = 5  # the retry policy is decided here", part(), "c1"
     )
-    assert repeated.status == "unverified"  # words around the quote: not the input's line
+    assert repeated.findings[0]["line"] == 12  # the whole input line is inside the answer line
     whole = check_answer("- retry_limit = 5  # the retry policy is decided here", part(), "c1")
     assert whole.findings[0]["line"] == 12 and whole.status == "checked"
+
+
+def test_an_input_line_repeated_inside_an_answer_line_becomes_evidence():
+    """SmolLM2 at 4K: the needle sentence run on into other words, no quote, no PATH:LINE."""
+    lines = [*LINES]
+    lines[20] = "The special magic number for the humble canyon is: 1901594."
+    text = "\n".join(lines) + "\n"
+    [chunk] = pack([SourceFile("haystack.txt", text, len(text))], 10_000)
+    answer = (
+        "the special magic number for the Humble Canyon is 1901594, and the task is about "
+        "reviewing the quarterly figures"
+    )
+    checked = check_answer(answer, chunk.text, "c0003")
+    assert checked.status == "checked"
+    [f] = checked.findings
+    assert (f["path"], f["line"], f["located"]) == ("haystack.txt", 21, True)
+    assert f["quote"] == "The special magic number for the humble canyon is: 1901594."
+    # another number is not the input's line; nor is a longer one that starts with it
+    for wrong in ("is 1901595", "is 19015940"):
+        other = check_answer(
+            f"The special magic number for the humble canyon {wrong}.", chunk.text, "c"
+        )
+        assert other.findings == [] and other.status == "unverified"
+
+
+def test_an_input_line_repeated_with_a_few_words_slipped_in_becomes_evidence():
+    """SmolLM2 at 4K, trial 1: the question's words slipped into the needle sentence."""
+    lines = [*LINES]
+    lines[20] = "The special magic number for the brisk orchard is: 4205642."
+    text = "\n".join(lines) + "\n"
+    [chunk] = pack([SourceFile("haystack.txt", text, len(text))], 10_000)
+    answer = "The special magic number for the brisk orchard mentioned in the input is 4205642."
+    [f] = check_answer(answer, chunk.text, "c0004").findings
+    assert (f["line"], f["quote"]) == (21, lines[20])
+    # words out of order, another number, or too many words slipped in: not the line
+    for wrong in (
+        "The magic special number for the brisk orchard is 4205642.",
+        "The special magic number for the brisk orchard is 4205643.",
+        "The special magic number, as far as I can tell from reading every part of this long "
+        "input, for the brisk orchard is 4205642.",
+    ):
+        assert check_answer(wrong, chunk.text, "c").findings == [], wrong
+
+
+def test_short_input_lines_never_match_inside_an_answer():
+    text = "ok\nreturn x\nThe end.\n" + "\n".join(LINES) + "\n"
+    [chunk] = pack([SourceFile("a.py", text, len(text))], 10_000)
+    checked = check_answer("It says ok and then return x, and finally The end.", chunk.text, "c")
+    assert checked.findings == [] and checked.status == "unverified"
 
 
 def test_an_unstructured_answer_is_kept_and_marked_and_nothing_is_not_sent():

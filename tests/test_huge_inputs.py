@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import RLM, rlm
+from conftest import RLM, rlm, rlm_process
 
 from rlm_cli.inputs import sources
 from rlm_cli.inputs.chunking import pack
@@ -112,6 +112,32 @@ def test_a_named_pipe_is_read_like_stdin(tmp_path: Path):
     writer.wait(timeout=30)
     assert r.returncode == 0, r.stderr
     assert "1\tone\n2\ttwo\n" in (ws / "chunks" / "c0001.txt").read_text()
+
+
+def test_a_large_named_pipe_is_read_whole_streamed_and_staged_like_a_reference(tmp_path: Path):
+    """A FIFO past the 4 MiB held in memory: spooled, streamed, and staged like the same text."""
+    data = generated_text(7) * 3
+    assert len(data) > sources.SLURP_BYTES
+    (tmp_path / "data.bin").write_bytes(data)
+    os.mkfifo(tmp_path / "pipe")
+    # A writer process feeds the pipe (opening it waits until rlm-sub opens the other end).
+    writer = subprocess.Popen(["sh", "-c", "cat data.bin > pipe"], cwd=tmp_path)
+    try:
+        r = rlm_process("chunk", "pipe", "-w", "ws", "--chunk-tokens", "3000", cwd=tmp_path)
+    finally:
+        writer.wait(timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert writer.returncode == 0
+    ws = tmp_path / "ws"
+    manifest = json.loads((ws / "manifest.json").read_text())
+    assert manifest["files"][0]["path"] == "pipe"
+    assert manifest["files"][0]["bytes"] == len(data)  # read whole, not cut
+    text = data.decode("utf-8", "replace")
+    reference = list(pack([SourceFile("pipe", text, len(data))], 3000))
+    staged = [(ws / "chunks" / f"{c['id']}.txt").read_text() for c in manifest["chunks"]]
+    assert [unnumbered_parts(t) for t in staged] == [unnumbered_parts(c.text) for c in reference]
+    assert any("continues" in t for t in staged)  # long lines arrived as a stream, in pieces
+    assert not [p for p in ws.iterdir() if "spool" in p.name]  # the spooled copy is gone
 
 
 @pytest.mark.parametrize("in_git", [False, True])

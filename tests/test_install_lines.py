@@ -17,8 +17,11 @@ import pytest
 from fake_api import FakeAPI
 from test_plugin_e2e import fresh_clone
 
+pytestmark = pytest.mark.slow
+
 BIN = Path(sys.executable).parent
 NEEDLE = "- notes.txt:2: the needle is here"
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
 
 
 def tool(name: str) -> str:
@@ -55,7 +58,9 @@ def env(tmp_path: Path, fake_api: FakeAPI) -> dict[str, str]:
         "PIPX_DEFAULT_PYTHON": getattr(sys, "_base_executable", sys.executable),
         "UV_TOOL_DIR": str(tmp_path / "uv-tools"),
         "UV_TOOL_BIN_DIR": str(tmp_path / "bin"),
-        "UV_CACHE_DIR": str(tmp_path / "uv-cache"),
+        # The machine's own caches, as a user's install would use them (warm after one run).
+        "UV_CACHE_DIR": os.environ.get("UV_CACHE_DIR") or str(CACHE / "uv"),
+        "PIP_CACHE_DIR": os.environ.get("PIP_CACHE_DIR") or str(CACHE / "pip"),
         "UV_PYTHON_DOWNLOADS": "never",
     }
 

@@ -15,6 +15,8 @@ import pytest
 from conftest import rlm
 from fake_api import FakeAPI
 
+from rlm_cli.calls.windows import reducible_output
+
 LOCAL = "local-model"  # a model name no price table knows
 
 
@@ -59,10 +61,11 @@ def test_a_llama_server_sets_chunk_size_concurrency_and_output_limit(
     r = rlm("run", "FIND:needle", str(path), "-w", str(ws), "-m", LOCAL)
     assert r.returncode == 0, r.stderr
     manifest = json.loads((ws / "manifest.json").read_text())
-    assert manifest["settings"]["chunk_tokens"] == (4096 - 512) // 2  # window less the answer
+    output = reducible_output(4096)  # the most a synthesis within the window can combine
+    assert manifest["settings"]["chunk_tokens"] == (4096 - output) // 2  # window less answer
     assert fake_api.snapshot()["max_in_flight"] == 1  # one slot: one request at a time
     calls = fake_api.calls()
-    assert len(calls) > 3 and {c["max_tokens"] for c in calls} == {4096 // 8}
+    assert len(calls) > 3 and {c["max_tokens"] for c in calls} == {output}
     assert all(c["stream"] for c in calls)  # streamed, so the trace has a first-token time
     assert all(c["status"] == 200 for c in calls)  # nothing overflowed: the chunks fit
     ends = [json.loads(line) for line in (ws / "trace.jsonl").read_text().splitlines()]
@@ -191,4 +194,4 @@ def test_an_engine_still_loading_its_model_is_asked_again(fake_api: FakeAPI, tmp
     assert r.returncode == 0, r.stderr
     assert fake_api.routes.count("GET /v1/models") == 3
     [call] = fake_api.calls()
-    assert call["max_tokens"] == 512 and call["stream"]  # the engine's defaults applied
+    assert call["max_tokens"] == reducible_output(4096) and call["stream"]  # engine defaults

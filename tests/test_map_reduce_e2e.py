@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import RLM, rlm
 from corpus import corpus, plant, results
 from fake_api import FakeAPI
@@ -303,6 +304,7 @@ def test_a_fatal_error_stops_the_whole_map(fake_api: FakeAPI, tmp_path: Path):
     assert len(fake_api.calls()) <= 2  # no new calls start after a bad key
 
 
+@pytest.mark.slow
 def test_kill_9_mid_map_loses_only_the_calls_in_flight(fake_api: FakeAPI, tmp_path: Path):
     root = corpus(tmp_path / "src", files=40, lines=3)
     ws = tmp_path / "ws"
@@ -363,6 +365,7 @@ def test_commands_that_make_no_model_call_never_import_the_sdk(tmp_path: Path):
         assert not {m for m in imported if m.split(".")[0] in ("anthropic", "httpx", "httpx2")}
 
 
+@pytest.mark.slow
 def test_the_progress_bar_shows_on_a_terminal_only(fake_api: FakeAPI, tmp_path: Path):
     root = corpus(tmp_path / "src", files=6, lines=3)
     ws = tmp_path / "ws"

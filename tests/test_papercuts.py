@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import RLM, rlm
+from conftest import rlm
 from fake_api import FakeAPI
 
 from rlm_cli.observe.trace import Call
@@ -33,13 +33,11 @@ def test_written_files_follow_the_umask(fake_api: FakeAPI, tmp_path: Path, umask
     out = tmp_path / "answer.md"
     out.write_text("old\n")
     out.chmod(0o644)
-    r = subprocess.run(
-        [*RLM, "run", "FIND:needle", "a.txt", "-w", "ws", "-o", str(out)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        preexec_fn=lambda: os.umask(umask),
-    )
+    old = os.umask(umask)  # the process's umask, as a shell would have set it
+    try:
+        r = rlm("run", "FIND:needle", "a.txt", "-w", "ws", "-o", str(out), cwd=tmp_path)
+    finally:
+        os.umask(old)
     assert r.returncode == 0, r.stderr
     want = 0o666 & ~umask
     assert mode(out) == want
@@ -157,7 +155,7 @@ def test_solve_offers_only_the_messages_api_and_sums_up_its_usage(
     fake_api: FakeAPI, tmp_path: Path
 ):
     shown = rlm("solve", "--help").stdout
-    assert "[auto|anthropic]" in shown and "claude-code" not in shown.split("--backend")[1][:40]
+    assert "--backend [auto|anthropic] " in shown  # the choices end there: no claude-code
     (tmp_path / "a.txt").write_text("one needle\n")
     final = {"type": "tool_use", "id": "toolu_final", "name": "final", "input": {"text": "done"}}
     fake_api.responder = lambda body: [final] if body.get("tools") else None

@@ -36,6 +36,8 @@ from test_claude_code_e2e import (
     tool_use,
 )
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 MARKETPLACE = json.loads((ROOT / ".claude-plugin" / "marketplace.json").read_text())["name"]
 PLUGIN = "rlm"

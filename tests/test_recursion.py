@@ -109,6 +109,7 @@ def test_claude_code_failures_are_recorded_as_failures(
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_a_sub_agent_delegates_one_level_deeper_and_books_into_the_root_ledger(
     fake_claude: Path, fake_api: FakeAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
@@ -201,6 +202,7 @@ def start_children(tmp_path: Path, count: int, env: dict[str, str], *args: str) 
     return [p.wait(timeout=120) for p in procs]
 
 
+@pytest.mark.slow
 def test_a_call_budget_holds_exactly_across_concurrent_children(fake_api: FakeAPI, tmp_path: Path):
     fake_api.config.latency = 0.1
     trace = tmp_path / "root" / "trace.jsonl"
@@ -213,6 +215,7 @@ def test_a_call_budget_holds_exactly_across_concurrent_children(fake_api: FakeAP
     assert answered == 10
 
 
+@pytest.mark.slow
 def test_a_dollar_budget_holds_across_concurrent_children(fake_api: FakeAPI, tmp_path: Path):
     fake_api.config.latency = 0.1
     trace = tmp_path / "root" / "trace.jsonl"
@@ -235,6 +238,7 @@ def test_max_cost_with_a_model_of_unknown_price_is_refused(fake_api: FakeAPI, tm
     assert fake_api.calls() == []
 
 
+@pytest.mark.slow
 def test_the_real_claude_code_cli_as_a_sub_agent(
     fake_api: FakeAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):

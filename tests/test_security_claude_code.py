@@ -20,6 +20,8 @@ from conftest import rlm
 from fake_api import FakeAPI, flatten
 from test_claude_code_e2e import CLAUDE, claude_version, rlm_sub_script, tool_results
 
+pytestmark = pytest.mark.slow
+
 SECRET = "TOPSECRET-c0ffee-4242"
 GIT_SECRET = "ghs_CHECKOUTTOKEN0123456789abcdef"
 DONE = "SUB-AGENT DONE"

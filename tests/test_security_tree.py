@@ -104,3 +104,18 @@ def test_a_nested_rlm_sub_refuses_paths_outside_the_scope_in_the_environment(tmp
     r = rlm("chunk", "in/a.txt", "-w", "ws/c", cwd=tmp_path, env=env)
     assert r.returncode == 0, r.stderr
     assert os.listdir(tmp_path / "ws" / "c" / "chunks")
+
+
+def test_the_recorded_scope_resolves_links_as_path_resolve_does(tmp_path: Path, monkeypatch):
+    """The root's inputs are recorded with each folder resolved once: the same paths as before."""
+    from rlm_cli.cli.confine import resolved
+
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "f").write_text("x\n")
+    (tmp_path / "l").symlink_to("a/b")
+    (tmp_path / "a" / "lf").symlink_to("b/f")
+    (tmp_path / "dangling").symlink_to("nowhere")
+    monkeypatch.chdir(tmp_path)
+    names = ["a/b/f", "l/f", "a/lf", "l/../a", "dangling", "./a/./b/f", "a/b/", "new/x", ".",
+             "l", "a//b//f", str(tmp_path / "l" / "f"), "a/b/f/.."]  # fmt: skip
+    assert resolved(names) == [str(Path(n).resolve()) for n in names]

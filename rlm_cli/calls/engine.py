@@ -13,8 +13,6 @@ import json
 import os
 import re
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from functools import cache
 from urllib.parse import urlsplit
@@ -97,6 +95,9 @@ def _get(url: str) -> dict | None:
     key = os.environ.get("ANTHROPIC_AUTH_TOKEN") or os.environ.get("ANTHROPIC_API_KEY")
     if key:
         headers["authorization"] = f"Bearer {key}"
+    import urllib.error  # here: urllib.request (with http.client and ssl) costs ~20 ms to import
+    import urllib.request
+
     deadline = time.monotonic() + LOADING_WAIT
     while True:
         try:
@@ -132,15 +133,19 @@ def _llama_server(url: str) -> Engine:
     )
 
 
-@cache
 def probe(model: str, url: str | None = None) -> Engine:
-    """Ask the engine at url (default: ANTHROPIC_BASE_URL) what it offers; cached per process.
+    """Ask the engine at url (default: ANTHROPIC_BASE_URL) what it offers; cached per URL."""
+    return _probe((url or base_url()).rstrip("/"), model)
+
+
+@cache
+def _probe(url: str, model: str) -> Engine:
+    """What the engine at url offers for model, asked once per process.
 
     One GET of /v1/models (which llama-server, vLLM and Ollama all serve) tells them
     apart; llama-server's /props then gives its window and slots. Anthropic's own API is
     never probed. A server that answers neither is an Engine with nothing known.
     """
-    url = (url or base_url()).rstrip("/")
     if not self_hosted(url):
         return Engine(url, False)
     listed = (_get(f"{url}/v1/models") or {}).get("data")
@@ -200,8 +205,3 @@ def tools_problem(model: str) -> str | None:
             "has no tool calls"
         )
     return None
-
-
-def context_window(model: str) -> int | None:
-    """The model's context window in tokens, when the engine says (None: use the defaults)."""
-    return probe(model).context_window

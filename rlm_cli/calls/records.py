@@ -8,7 +8,6 @@ here too, in the one loop that waits while calls in flight may still settle unde
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from rlm_cli.calls.backends.protocol import USAGE_FIELDS
 from rlm_cli.calls.ledger import BudgetBusy, Ledger
 from rlm_cli.calls.pricing import cost, round_cost, unpriced
 from rlm_cli.errors import RlmError
-from rlm_cli.workspace import atomic_write, sha256
+from rlm_cli.workspace import atomic_write, sha256, write_json
 
 BUDGET_POLL = 0.1  # seconds between looks at the ledger while in-flight calls hold the budget
 
@@ -135,8 +134,7 @@ def store_result(slot: Path, text: str | None, record: dict[str, Any]) -> None:
     else:
         record.pop("answer_sha256", None)
         md.unlink(missing_ok=True)  # never leave an older answer beside a failure record
-    raw = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
-    atomic_write(slot.with_suffix(".json"), raw, durable=False)
+    write_json(slot.with_suffix(".json"), record, durable=False)
 
 
 def estimated_cost(

@@ -11,9 +11,9 @@ from rlm_cli import __version__
 from rlm_cli.cli.confine import ConfinedGroup
 from rlm_cli.cli.direct import query, solve
 from rlm_cli.cli.eval_command import eval_command
+from rlm_cli.cli.failures import cli_errors
 from rlm_cli.cli.groups import Agents, Calls, Staging, batch_mode
 from rlm_cli.cli.invoke import (
-    cli_errors,
     default_workspace,
     emit_json,
     open_context,

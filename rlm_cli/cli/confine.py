@@ -19,7 +19,7 @@ import click
 
 from rlm_cli.calls.depth import Tree
 from rlm_cli.calls.ledger import Budget
-from rlm_cli.cli.invoke import CliError
+from rlm_cli.cli.failures import CliError
 from rlm_cli.errors import RlmError
 
 READS = ("paths",)  # parameters naming inputs
@@ -52,8 +52,7 @@ def confine(command: str, params: dict[str, Any]) -> None:
     """Record a root's inputs as its scope, or refuse a sub-agent's paths outside the scope."""
     tree = Tree.from_env(params.get("max_depth"))
     if not tree.is_child:
-        reads = [str(Path(p).resolve()) for p in _reads(params)]
-        os.environ["RLM_SCOPE"] = json.dumps({"read": reads})
+        os.environ["RLM_SCOPE"] = json.dumps({"read": resolved(_reads(params))})
         return
     tree.inherit(Budget(), quiet=True)
     if command in CALLING:
@@ -78,6 +77,25 @@ def _reads(params: dict[str, Any]) -> list[str]:
     if isinstance(prompt, str) and prompt.startswith("@") and len(prompt) > 1:
         paths.append(prompt[1:])
     return paths
+
+
+def resolved(paths: list[str]) -> list[str]:
+    """Each path with links resolved, as Path.resolve() gives it; each folder resolved once.
+
+    Thousands of files named in a few folders cost one lstat each, not one per component.
+    """
+    folders: dict[str, str] = {}
+    out = []
+    for p in paths:
+        folder, name = os.path.split(os.path.abspath(p))
+        if ".." in p.split(os.sep) or name in ("", ".", ".."):
+            out.append(os.path.realpath(p))  # ".." after a link: resolve the whole path
+            continue
+        if folder not in folders:
+            folders[folder] = os.path.realpath(folder)
+        full = os.path.join(folders[folder], name)
+        out.append(os.path.realpath(full) if os.path.islink(full) else full)
+    return out
 
 
 def _check(raw: str, roots: list[Path], verb: str, what: str) -> None:

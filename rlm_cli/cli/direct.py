@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from rlm_cli.calls.backends.catalog import AUTO, BACKENDS
+from rlm_cli.cli.failures import cli_errors
 from rlm_cli.cli.groups import Agents, Calls
 from rlm_cli.cli.invoke import (
-    cli_errors,
     default_workspace,
     emit_json,
     open_context,

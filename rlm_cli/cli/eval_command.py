@@ -8,8 +8,9 @@ from typing import Any
 
 import click
 
+from rlm_cli.cli.failures import cli_errors
 from rlm_cli.cli.groups import Agents, Calls
-from rlm_cli.cli.invoke import cli_errors, emit_json, open_context, run_async
+from rlm_cli.cli.invoke import emit_json, open_context, run_async
 from rlm_cli.cli.options import agent_options, json_option, model_options
 
 TASK_NAMES = ("niah", "multi-niah", "aggregate", "pairs", "codeqa")
@@ -147,9 +148,9 @@ def eval_command(
     from rlm_cli.workspace import atomic_write
 
     if context_window is None:
-        from rlm_cli.calls.engine import context_window as engine_window
+        from rlm_cli.calls.windows import context_window as model_window
 
-        context_window = engine_window(calls.settings.model) or 200_000
+        context_window = model_window(calls.settings.model)
     plan = EvalPlan(
         tasks=list(dict.fromkeys(tasks)), sizes=sizes, methods=methods, trials=trials, seed=seed,
         out=out, window=context_window, chunk_tokens=chunk_tokens, reduce_tokens=reduce_tokens,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from rlm_cli.calls.backends.catalog import BACKENDS, choose
+from rlm_cli.cli.failures import cli_errors
 
 if TYPE_CHECKING:
     from rlm_cli.calls.ledger import Budget
@@ -57,7 +58,7 @@ def grouped(
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(f)
         def command(*args: Any, **kw: Any) -> Any:
-            kw[into] = build(**{name: kw.pop(name) for name in names})
+            kw[into] = cli_errors(build)(**{name: kw.pop(name) for name in names})
             return f(*args, **kw)
 
         for option in reversed(options):
@@ -84,12 +85,12 @@ def make_staging(
 
 def default_chunk_tokens() -> int:
     """20000, or half of what a local engine's window leaves beside its answer."""
-    from rlm_cli.calls.engine import context_window, local_defaults, probe
+    from rlm_cli.calls.windows import local_settings, reported_window
 
-    window = context_window("")
+    window = reported_window("")
     if window is None:
         return 20_000
-    max_output = local_defaults(probe(""))[1] or window // 8
+    max_output = local_settings("")[1] or window // 8
     return max(200, min(20_000, (window - max_output) // 2))
 
 
@@ -122,9 +123,9 @@ def make_calls(
     if backend == "anthropic":
         check_price(model, price, max_cost)
         if concurrency is None or max_output is None:
-            from rlm_cli.calls.engine import local_defaults, probe
+            from rlm_cli.calls.windows import local_settings
 
-            local_concurrency, local_output = local_defaults(probe(model))
+            local_concurrency, local_output = local_settings(model)
             concurrency = concurrency or local_concurrency
             max_output = max_output or local_output
     settings = Settings(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 import sys
@@ -14,7 +13,6 @@ import click
 
 from rlm_cli.cli.groups import Agents, Calls, Staging
 from rlm_cli.errors import EXIT_INTERRUPTED, RlmError
-from rlm_cli.redact import scrub
 
 if TYPE_CHECKING:
     from rlm_cli.calls.context import Context
@@ -157,26 +155,3 @@ def stage_inputs(
         if f.get("note"):
             reporter.warn(f"{f['path']}: {f['note']}")
     return {"workspace": str(workspace), **{k: v for k, v in vars(s).items() if k != "seconds"}}
-
-
-class CliError(click.ClickException):
-    """An RlmError as click shows it: 'Error: MESSAGE' on stderr, and its exit code."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
-def cli_errors(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn the core's plain errors, and OS errors on the workspace, into click's error output."""
-
-    @functools.wraps(f)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return f(*args, **kwargs)
-        except RlmError as e:
-            raise CliError(e.message, e.exit_code) from e
-        except OSError as e:
-            raise CliError(scrub(f"{e.strerror or e}: {e.filename or ''}".rstrip(": ")), 1) from e
-
-    return wrapper

@@ -111,7 +111,7 @@ def model_options(f: Callable[..., Any]) -> Callable[..., Any]:
                 type=click.IntRange(min=1),
                 envvar="RLM_MAX_OUTPUT",
                 help="max_tokens of each answer [default: 4096; for a local engine an eighth "
-                "of its window, or 1024].",
+                "of its window (less where a synthesis could not combine two), or 1024].",
             ),
             click.option(
                 "--concurrency",

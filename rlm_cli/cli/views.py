@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from rlm_cli.cli.invoke import cli_errors
+from rlm_cli.cli.failures import cli_errors
 from rlm_cli.cli.options import run_option, workspace_option
 
 

@@ -22,6 +22,9 @@ HEADER_RE = re.compile(r"^==> (?P<path>.+) \[(?P<where>[^\]]*)\] <==$")
 LINE_NO_RE = re.compile(r"^(\d+)\t")
 # A line that starts a top-level definition: at column 0 and not closing a bracket.
 TOP_LEVEL_RE = re.compile(r"^[A-Za-z_@#$<]")
+TOP_LEVEL_BYTES_RE = re.compile(rb"^[A-Za-z_@#$<]")
+ASCII_SPACE = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"  # the ASCII characters str.strip() removes
+PREFIX_CACHE = 100_000  # "\nN\t" line-number prefixes kept for reuse
 
 
 def estimate_tokens(text: str) -> int:
@@ -36,15 +39,19 @@ def _size(text: str) -> int:
 
 @dataclass
 class Chunk:
-    """One unit of work for a sub-agent: rendered text plus where each part came from."""
+    """One unit of work for a sub-agent: rendered UTF-8 text plus where each part came from."""
 
     id: str
-    text: str
+    data: bytes
     sources: list[dict[str, object]] = field(default_factory=list)
 
     @property
+    def text(self) -> str:
+        return self.data.decode("utf-8")
+
+    @property
     def tokens(self) -> int:
-        return estimate_tokens(self.text)
+        return math.ceil(len(self.data) / BYTES_PER_TOKEN)
 
 
 def header(path: str, start: int, end: int, total: int) -> str:
@@ -61,7 +68,7 @@ class Packer:
     def __init__(self, chunk_tokens: int, per_file: bool = False) -> None:
         self.budget = int(chunk_tokens * BYTES_PER_TOKEN)
         self.per_file = per_file
-        self._parts: list[str] = []
+        self._parts: list[bytes] = []
         self._sources: list[dict[str, object]] = []
         self._used = 0
         self._count = 0
@@ -73,38 +80,45 @@ class Packer:
         if source.streamed:
             yield from self._add_stream(source)
             return
-        lines = source.text.split("\n")
-        if lines and lines[-1] == "":
+        data = source.utf8
+        lines = data.split(b"\n")
+        if lines and lines[-1] == b"":
             lines.pop()  # a trailing newline ends the last line; it does not start a new one
         total = len(lines)
         # Sizes from the text's own size: no per-line work unless the file must be split.
-        body = _size(source.text) + (not source.text.endswith("\n")) + total + _digits(total)
+        body = len(data) + (not data.endswith(b"\n")) + total + _digits(total)
         whole = _size(header(source.path, 1, total, total)) + body + 1
         if whole <= self.budget - self._used:
-            self._append(source.path, 1, total, total, _render(lines, 1), whole)
+            self._append(source.path, 1, total, total, _numbered(lines, 1), whole)
             return
         if self._parts:
             yield self._flush()
         if whole <= self.budget:
-            self._append(source.path, 1, total, total, _render(lines, 1), whole)
+            self._append(source.path, 1, total, total, _numbered(lines, 1), whole)
             return
-        rendered = _render(lines, 1)
-        sizes = _rendered_sizes(lines, 1)
+        # Rendered size of lines [a, b) from running sums of their lengths: no per-line loop.
+        cum = list(accumulate(map(len, lines), initial=0))
+
+        def size(a: int, b: int) -> int:
+            return cum[b] - cum[a] + 2 * (b - a) + _digits(b) - _digits(a)
+
         start = 0
         head = _size(header(source.path, total, total, total)) + 1  # the widest header
+        room = self.budget - head
         while start < total:
-            if head + sizes[start] > self.budget:
-                yield from self._long_line(source.path, start + 1, lines[start])
+            if size(start, start + 1) > room:
+                yield from self._long_line(source.path, start + 1, lines[start].decode("utf-8"))
                 start += 1
                 continue
-            end, used = start, head
-            while end < total and used + sizes[end] <= self.budget:
-                used += sizes[end]
-                end += 1
+            fits = bisect_right(
+                range(total + 1), room, start + 1, key=lambda b, a=start: size(a, b)
+            )
+            end = fits - 1
             if end < total:
                 end = _best_break(lines, start, end)
-                used = head + sum(sizes[start:end])
-            self._append(source.path, start + 1, end, total, rendered[start:end], used)
+            used = head + size(start, end)
+            body = _numbered(lines[start:end], start + 1)
+            self._append(source.path, start + 1, end, total, body, used)
             if end < total:
                 yield self._flush()
             start = end
@@ -188,10 +202,8 @@ class Packer:
         if self._parts:
             yield self._flush()
 
-    def _append(
-        self, path: str, start: int, end: int, total: int, rendered: list[str], size: int
-    ) -> None:
-        self._parts.append(header(path, start, end, total) + "".join(rendered) + "\n")
+    def _append(self, path: str, start: int, end: int, total: int, body: bytes, size: int) -> None:
+        self._parts += (header(path, start, end, total).encode(), body, b"\n")
         self._sources.append({"path": path, "start": start, "end": end})
         self._used += size
 
@@ -204,7 +216,8 @@ class Packer:
             bit for at in range(0, len(line), room) for bit in _fit(line[at : at + room], room)
         ]
         for p, piece in enumerate(parts, 1):
-            self._parts.append(_part_header(path, number, p, len(parts)) + f"{number}\t{piece}\n\n")
+            text = _part_header(path, number, p, len(parts)) + f"{number}\t{piece}\n\n"
+            self._parts.append(text.encode())
             self._sources.append(
                 {"path": path, "start": number, "end": number, "part": f"{p}/{len(parts)}"}
             )
@@ -216,7 +229,9 @@ class Packer:
         The line is read as it streams, so a part that is not the last says it continues.
         """
         where = f"part {part} of {part}" if last else f"part {part}, continues"
-        self._parts.append(f"==> {path} [line {number}, {where}] <==\n{number}\t{piece}\n\n")
+        self._parts.append(
+            f"==> {path} [line {number}, {where}] <==\n{number}\t{piece}\n\n".encode()
+        )
         self._sources.append(
             {
                 "path": path,
@@ -229,15 +244,36 @@ class Packer:
 
     def _flush(self) -> Chunk:
         self._count += 1
-        chunk = Chunk(f"c{self._count:04d}", "".join(self._parts), self._sources)
+        chunk = Chunk(f"c{self._count:04d}", b"".join(self._parts), self._sources)
         self._parts, self._sources, self._used = [], [], 0
         return chunk
 
 
-def _render(lines: list[str], start: int) -> list[str]:
-    return [
-        f"{n}\t{line}\n" for n, line in zip(range(start, start + len(lines)), lines, strict=True)
-    ]
+def _render(lines: list[str], start: int) -> bytes:
+    """Lines of a streamed file with their numbers, as UTF-8 ("N\\tTEXT\\n" each)."""
+    return _numbered([line.encode("utf-8") for line in lines], start)
+
+
+_prefixes: list[bytes] = [b"\n0\t"]
+
+
+def _numbered(lines: list[bytes], start: int) -> bytes:
+    """Lines numbered from start ("N\\tTEXT\\n" each), joined by C loops, not a Python one."""
+    n = len(lines)
+    if not n:
+        return b""
+    end = start + n
+    if end > len(_prefixes) and end <= PREFIX_CACHE:
+        _prefixes.extend(b"\n%d\t" % k for k in range(len(_prefixes), end))
+    parts: list[bytes] = [b""] * (2 * n)
+    if end <= len(_prefixes):
+        parts[0::2] = _prefixes[start:end]
+    else:
+        parts[0::2] = [b"\n%d\t" % k for k in range(start, end)]
+    parts[1::2] = lines
+    parts[0] = b"%d\t" % start
+    parts.append(b"\n")
+    return b"".join(parts)
 
 
 def _digits(n: int) -> int:
@@ -268,23 +304,33 @@ def _fit(text: str, room: int) -> list[str]:
     return [text[i : i + step] for i in range(0, len(text), step)]
 
 
-def _best_break(lines: list[str], start: int, end: int) -> int:
+def _after_blanks(lines: list[str] | list[bytes], lo: int, hi: int) -> list[int]:
+    """Indices i from hi down to lo whose line i - 1 is blank (only whitespace, as str.strip())."""
+    window = lines[lo - 1 : hi]
+    if window and isinstance(window[0], str):
+        flags = [not line.strip() for line in window]  # type: ignore[union-attr]
+    else:
+        rests = [line.strip(ASCII_SPACE) for line in window]  # type: ignore[arg-type]
+        if b"".join(rests).isascii():
+            flags = [not rest for rest in rests]
+        else:  # a line of, say, NO-BREAK SPACEs is blank too
+            flags = [not rest or not rest.decode("utf-8").strip() for rest in rests]
+    return [lo + k for k in range(len(flags) - 1, -1, -1) if flags[k]]
+
+
+def _best_break(lines: list[str] | list[bytes], start: int, end: int) -> int:
     """Where to end a piece: before a top-level definition, else after a blank line, else at end.
 
     Only the last 40% of the piece (at most BREAK_WINDOW lines) is searched, so no piece
     shrinks much below the budget and a piece of many short lines is searched quickly.
     """
     floor = max(start + max(1, (end - start) * 6 // 10), end - BREAK_WINDOW)
-    blank = None
-    for i in range(end, floor - 1, -1):
-        if i <= start or i >= len(lines):
-            continue
-        after_blank = not lines[i - 1].strip()
-        if after_blank and TOP_LEVEL_RE.match(lines[i]):
+    top = TOP_LEVEL_RE.match if isinstance(lines[start], str) else TOP_LEVEL_BYTES_RE.match
+    blanks = _after_blanks(lines, max(floor, start + 1), min(end, len(lines) - 1))
+    for i in blanks:
+        if top(lines[i]):  # type: ignore[arg-type]
             return i
-        if after_blank and blank is None:
-            blank = i
-    return blank or end
+    return blanks[0] if blanks else end
 
 
 def pack(

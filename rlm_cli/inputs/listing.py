@@ -9,8 +9,10 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pathspec import GitIgnoreSpec
+if TYPE_CHECKING:
+    from pathspec import GitIgnoreSpec
 
 ALWAYS_SKIPPED_DIRS = {".git", ".hg", ".svn", ".bzr", ".jj", ".rlm"}
 DEFAULT_MAX_FILE_BYTES = 10 * 1024 * 1024
@@ -60,8 +62,8 @@ class Filters:
     spool_dir: Path | None = None  # where a large stdin is spooled (the workspace)
 
     def __post_init__(self) -> None:
-        self._include = GitIgnoreSpec.from_lines(self.include) if self.include else None
-        self._exclude = GitIgnoreSpec.from_lines(self.exclude) if self.exclude else None
+        self._include = _spec(self.include) if self.include else None
+        self._exclude = _spec(self.exclude) if self.exclude else None
 
 
 def list_dir(arg: str, filters: Filters, report: Report) -> Iterator[tuple[str | Path, str]]:
@@ -151,6 +153,13 @@ def _load_ignore(path: Path) -> GitIgnoreSpec | None:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return None
+    return _spec(lines)
+
+
+def _spec(lines: list[str]) -> GitIgnoreSpec:
+    """Patterns in .gitignore syntax (pathspec is imported here: most runs never need it)."""
+    from pathspec import GitIgnoreSpec
+
     return GitIgnoreSpec.from_lines(lines)
 
 

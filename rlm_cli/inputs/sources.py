@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import codecs
 import os
-import shutil
 import stat
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -24,7 +22,9 @@ BLOCK_BYTES = 256 * 1024
 class SourceFile:
     """One text input: its display path, size, and text held in memory or streamed from disk."""
 
-    __slots__ = ("_bad", "_text", "file", "lines_total", "note", "path", "raw", "size", "spool")
+    __slots__ = (
+        "_bad", "_data", "_text", "file", "lines_total", "note", "path", "raw", "size", "spool"
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -34,8 +34,10 @@ class SourceFile:
         note: str | None = None,
         file: Path | None = None,
         raw: str | None = None,
+        data: bytes | None = None,
     ) -> None:
         self.path, self._text, self.size, self.note = path, text, size, note
+        self._data = data  # the text as valid UTF-8, when it was read so
         self.file, self.raw = file, raw  # raw: the name's bytes as hex when path is escaped
         self.spool = False  # file is a temporary copy of a pipe, deleted once read
         self.lines_total = 0  # counted before streaming, for "lines A-B of N" headers
@@ -45,13 +47,23 @@ class SourceFile:
     def text(self) -> str:
         """The whole decoded text (read on first use for a streamed file)."""
         if self._text is None:
-            assert self.file is not None
-            self._text, self.note = _decode(self.file.read_bytes())
+            if self._data is not None:
+                self._text = self._data.decode("utf-8")
+            else:
+                assert self.file is not None
+                self._text, self.note = _decode(self.file.read_bytes())
         return self._text
 
     @property
+    def utf8(self) -> bytes:
+        """The whole text as UTF-8 bytes (held, not re-encoded, for a file read whole)."""
+        if self._data is None:
+            self._data = self.text.encode("utf-8")
+        return self._data
+
+    @property
     def streamed(self) -> bool:
-        return self._text is None
+        return self._text is None and self._data is None
 
     def batches(self, room: int) -> Iterator[tuple[list[str], bool]]:
         """Decoded lines of a streamed file, a block at a time, as (lines, open_end).
@@ -125,11 +137,16 @@ def iter_sources(paths: list[str], filters: Filters, report: Report) -> Iterator
             source = _spooled(sys.stdin.buffer, STDIN_NAME, filters.spool_dir, report)
             if source:
                 yield source
-        elif os.path.isdir(arg):
+            continue
+        try:
+            st: os.stat_result | None = os.stat(arg)
+        except OSError:
+            st = None  # _read_file stats it again and records why it cannot be read
+        if st is not None and stat.S_ISDIR(st.st_mode):
             for path, display in list_dir(arg, filters, report):
                 yield from _read_file(path, display, filters.max_file_bytes, report)
         else:
-            yield from _read_file(Path(arg), _display(arg), None, report, filters.spool_dir)
+            yield from _read_file(arg, _display(arg), None, report, filters.spool_dir, st)
 
 
 def _display(path: str) -> str:
@@ -137,16 +154,21 @@ def _display(path: str) -> str:
 
 
 def _read_file(
-    path: str | Path, name: str, limit: int | None, report: Report, spool_dir: Path | None = None
+    path: str | Path,
+    name: str,
+    limit: int | None,
+    report: Report,
+    spool_dir: Path | None = None,
+    known: os.stat_result | None = None,
 ) -> Iterator[SourceFile]:
     """Read one file, recording a skip instead of failing when it cannot be used.
 
     limit is None for a file the user named: it is read whatever its size, and a named
-    pipe (say, `<(git log)`) is read like stdin.
+    pipe (say, `<(git log)`) is read like stdin. known: its stat, when already taken.
     """
     display = shown(name)
     try:
-        st = os.stat(path) if limit is None else os.lstat(path)
+        st = known or (os.stat(path) if limit is None else os.lstat(path))
         if stat.S_ISLNK(st.st_mode):
             report.skip(display, "symlink (not followed)")
             return
@@ -170,11 +192,7 @@ def _read_file(
             )
             return
         if st.st_size <= SLURP_BYTES:
-            with open(path, "rb") as f:
-                data = f.read(BINARY_SNIFF_BYTES)
-                if b"\0" not in data:  # a binary file is not read past its first block
-                    data += f.read()
-            source = _in_memory(display, data, report)
+            source = _in_memory(display, _slurp(path, st.st_size), report)
         else:
             source = _streamed(Path(path), display, st.st_size, report)
     except OSError as e:
@@ -185,6 +203,21 @@ def _read_file(
         yield source
 
 
+def _slurp(path: str | Path, size: int) -> bytes:
+    """A small file's bytes in few system calls; a binary one is not read past its first block."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        first = BINARY_SNIFF_BYTES if size > 8 * BINARY_SNIFF_BYTES else size + 1
+        parts = [os.read(fd, first)]
+        if b"\0" in parts[0][:BINARY_SNIFF_BYTES]:
+            return parts[0]
+        while parts[-1]:  # until end of file, even if it grew since its size was read
+            parts.append(os.read(fd, max(size + 1 - len(parts[0]), BLOCK_BYTES)))
+    finally:
+        os.close(fd)
+    return parts[0] if len(parts) == 2 else b"".join(parts)
+
+
 def _in_memory(display: str, data: bytes, report: Report) -> SourceFile | None:
     """A small file's text, or None (with a recorded reason) for binary and empty files."""
     if not data:
@@ -193,8 +226,10 @@ def _in_memory(display: str, data: bytes, report: Report) -> SourceFile | None:
     if b"\0" in data[:BINARY_SNIFF_BYTES]:
         report.skip(display, "binary (NUL byte in the first 8 KiB)")
         return None
-    text, note = _decode(data)
-    return SourceFile(display, text, len(data), note)
+    text, note = (None, None) if data.isascii() else _decode(data)
+    if note:  # not valid UTF-8: the text with replacement characters is what gets staged
+        return SourceFile(display, text, len(data), note)
+    return SourceFile(display, None, len(data), data=data)  # only the bytes are held
 
 
 def _decode(data: bytes) -> tuple[str, str | None]:
@@ -227,6 +262,9 @@ def _spooled(
     stream: BinaryIO, display: str, spool_dir: Path | None, report: Report
 ) -> SourceFile | None:
     """A pipe: held in memory when small, else spooled to a file in the workspace and streamed."""
+    import shutil
+    import tempfile
+
     head = stream.read(SLURP_BYTES + 1)
     if len(head) <= SLURP_BYTES:
         return _in_memory(display, head, report)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty, Queue
 from typing import Any
 
 from rlm_cli.errors import RlmError
@@ -18,6 +20,7 @@ from rlm_cli.progress import plural
 from rlm_cli.workspace import MANIFEST_VERSION, Workspace, atomic_write, sha256
 
 WRITERS = 4  # threads writing chunk files
+READ_AHEAD = 16  # files read ahead of the packer (each at most 4 MiB held whole)
 MAX_PENDING_WRITES = 32
 
 
@@ -56,7 +59,7 @@ def stage(
         "gitignore": filters.gitignore,
         "max_file_bytes": filters.max_file_bytes,
     }
-    sources = _unique(iter_sources(paths, filters, report))
+    sources = _read_ahead(_unique(iter_sources(paths, filters, report)))
     manifest = stage_sources(workspace, sources, paths, settings, report)
     files, chunks = manifest["files"], manifest["chunks"]
     summary = StageSummary(
@@ -101,7 +104,7 @@ def stage_sources(
         for chunk in pack(recorded(sources), settings["chunk_tokens"], settings["per_file"]):
             entry = {"id": chunk.id, "tokens": chunk.tokens, "hash": "", "sources": chunk.sources}
             chunks.append(entry)
-            pending.append((entry, pool.submit(_write, workspace.chunk_path(chunk.id), chunk.text)))
+            pending.append((entry, pool.submit(_write, workspace.chunk_path(chunk.id), chunk.data)))
             while len(pending) > MAX_PENDING_WRITES:  # at most this many chunks held in memory
                 done, future = pending.popleft()
                 done["hash"] = future.result()
@@ -128,10 +131,52 @@ def stage_sources(
     return manifest
 
 
-def _write(path: Path, text: str) -> str:
+def _write(path: Path, data: bytes) -> str:
     """Write one chunk file (no fsync: chunks are cheap to restage) and return its hash."""
-    atomic_write(path, text, durable=False)
-    return sha256(text)
+    atomic_write(path, data, durable=False)
+    return sha256(data)
+
+
+def _read_ahead(sources: Iterator[SourceFile]) -> Iterator[SourceFile]:
+    """The sources, read by a thread up to READ_AHEAD files ahead of the packer.
+
+    Opening and reading files waits on the system, and the packer works meanwhile. Skips
+    and exclusions are still recorded in the walk's own order, by that one thread.
+    """
+    queue: Queue[tuple[SourceFile | None, BaseException | None]] = Queue(READ_AHEAD)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for source in sources:
+                if stop.is_set():
+                    release(source)
+                    return
+                queue.put((source, None))
+            queue.put((None, None))
+        except BaseException as e:  # handed to the packer's thread, which raises it
+            queue.put((None, e))
+
+    reader = threading.Thread(target=produce, name="rlm-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while True:
+            source, error = queue.get()
+            if error is not None:
+                raise error
+            if source is None:
+                return
+            yield source
+    finally:
+        stop.set()
+        while reader.is_alive() or not queue.empty():
+            try:  # make room, so the reader sees stop; drop spool files of unread pipes
+                source, _ = queue.get(timeout=1.0)
+            except Empty:
+                continue
+            if source is not None:
+                release(source)
+        reader.join()
 
 
 def _unique(sources):

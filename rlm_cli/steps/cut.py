@@ -39,7 +39,8 @@ async def retry_cut(ws: Workspace, ctx: Context, outcomes: list[Outcome]) -> lis
     )
     runner = ctx.runner(ws)
     runner.settings = replace(runner.settings, max_tokens=room)
-    again = {o.job.id: o for o in await runner.run([o.job for o in cut])}
+    with ctx.reporter.task("map: cut answers asked again", len(cut)):
+        again = {o.job.id: o for o in await runner.run([o.job for o in cut])}
     first = {o.job.id: o for o in cut}
     merged = []
     for outcome in outcomes:
@@ -72,6 +73,7 @@ async def _as_failure(outcome: Outcome, limit: int, room: int) -> Outcome:
         "status": "failed",
         "error": f"answer cut at the output limit twice ({limit:,} then {room:,} tokens): "
         "raise --max-output, or ask for a shorter answer",
+        "cut_answer": outcome.text,  # reduce still carries the verified quotes it holds
     }
     if outcome.job.slot is not None:
         await asyncio.to_thread(store_result, outcome.job.slot, None, record)

@@ -194,11 +194,17 @@ async def run_rlm(
     mapped = await map_step(ws, question, ctx)
     if mapped.budget_stop:
         raise BudgetExceeded(mapped.budget_stop)
+    if mapped.failed and len(mapped.failed) == mapped.total:
+        raise CallError("failed", f"all {mapped.total} map call(s) failed")
+    # failed parts are named in the answer's coverage note; a cut answer's quotes still count
+    reduced = await reduce_step(ws, question, ctx, plan.reduce_budget, True)
+    answers = [p.read_text(encoding="utf-8") for p in sorted(ws.results_dir.glob("c*.md"))]
+    answers += [o.record.get("cut_answer") or "" for o in mapped.failed]
+    got = {"answer": reduced.text, "map_answers": "\n".join(answers), "chunks": mapped.total}
     if mapped.failed:
-        raise CallError("failed", f"{len(mapped.failed)} map call(s) failed")
-    reduced = await reduce_step(ws, question, ctx, plan.reduce_budget, False)
-    answers = "\n".join(p.read_text(encoding="utf-8") for p in sorted(ws.results_dir.glob("c*.md")))
-    return {"answer": reduced.text, "map_answers": answers, "chunks": mapped.total}
+        got["failed_chunks"] = len(mapped.failed)
+        got["chunk_error"] = mapped.failed[0].record.get("error")
+    return got
 
 
 async def run_solve(

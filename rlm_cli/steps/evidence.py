@@ -7,11 +7,13 @@ A sub-agent cites a finding as one line, `PATH:LINE: "exact words" - what it sho
 such line is looked up in the text of the part the sub-agent saw: the quote must occur at the
 cited line of that path (give or take NEAR lines). A quote found elsewhere in the part is kept
 with its line corrected; a quote found nowhere is dropped from the answer and recorded as
-rejected. A long quote without a citation (or a line repeating the input word for word) is
-looked up in the whole part and kept as evidence at the line where it is. Checked findings travel beside the answers through every synthesis level, so the
-final answer can list them however the synthesis worded it. An answer with no finding line
-is kept as unverified text, and marked; one that says nothing (NOTHING RELEVANT in any
-wording, or only the task restated) is not sent to the synthesis at all.
+rejected. A long quote without a citation is looked up in the whole part and kept as
+evidence at the line where it is; so is an input line that an answer line repeats without
+quoting or citing it, whole or with a few words slipped in (steps/part_text.py). Checked
+findings travel beside the answers through every synthesis level, so the final answer can
+list them however the synthesis worded it. An answer with no finding line is kept as
+unverified text, and marked; one that says nothing (NOTHING RELEVANT in any wording, or
+only the task restated) is not sent to the synthesis at all.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from rlm_cli.inputs.chunking import HEADER_RE, LINE_NO_RE
+from rlm_cli.steps.part_text import Part, norm
 
 NEAR = 2  # lines either side of the cited line where the quote may start
 MIN_QUOTE = 4  # characters a quote needs (after trimming) to be worth checking
@@ -39,63 +41,7 @@ NOTHING_RE = re.compile(
     re.IGNORECASE,
 )
 WORD_RE = re.compile(r"[a-z0-9]+")
-PUNCT_RE = re.compile(r"[^\w]+")
 CITATION_RE = re.compile(r"[\w./-]+:\d+")
-
-
-def _norm(text: str) -> str:
-    """Words and numbers only, lower case: quotes are compared ignoring case and punctuation."""
-    return " ".join(PUNCT_RE.sub(" ", text.lower()).split())
-
-
-@dataclass
-class Part:
-    """The lines of one part, by path and line number, as its sub-agent saw them."""
-
-    lines: dict[str, dict[int, str]] = field(default_factory=dict)
-
-    @classmethod
-    def parse(cls, text: str) -> Part:
-        part, path = cls(), None
-        for raw in text.split("\n"):
-            header = HEADER_RE.match(raw)
-            if header:
-                path = header["path"]
-                part.lines.setdefault(path, {})
-                continue
-            number = LINE_NO_RE.match(raw)
-            if number and path is not None:
-                part.lines[path][int(number.group(1))] = raw[number.end() :]
-        return part
-
-    def path_for(self, cited: str) -> str | None:
-        """The part's path a citation means (exact, or one naming the other by its tail)."""
-        cited = cited.removeprefix("./")
-        if cited in self.lines:
-            return cited
-        tails = [p for p in self.lines if p.endswith("/" + cited) or cited.endswith("/" + p)]
-        return tails[0] if len(tails) == 1 else None
-
-    def find(self, path: str, quote: list[str], start: int, end: int) -> int | None:
-        """The line in start..end where the quote (pieces in order) begins, if it is there."""
-        lines = self.lines.get(path, {})
-        for n in range(start, end + 1):
-            if n not in lines:
-                continue
-            window = _norm(" ".join(lines.get(k, "") for k in range(n, n + 4)))
-            if _pieces_in(quote, window) and quote[0][:12] in _norm(lines[n]):
-                return n
-        return None
-
-
-def _pieces_in(pieces: list[str], text: str) -> bool:
-    at = 0
-    for piece in pieces:
-        found = text.find(piece, at)
-        if found < 0:
-            return False
-        at = found + len(piece)
-    return True
 
 
 def _quote_of(rest: str) -> tuple[str | None, str]:
@@ -109,7 +55,7 @@ def _quote_of(rest: str) -> tuple[str | None, str]:
 
 
 def _pieces(quote: str) -> list[str]:
-    return [p for p in (_norm(s) for s in ELLIPSIS_RE.split(quote)) if p]
+    return [p for p in (norm(s) for s in ELLIPSIS_RE.split(quote)) if p]
 
 
 def says_nothing(text: str, task: str = "") -> bool:
@@ -150,7 +96,7 @@ def _locate(part: Part, line: str, source: str) -> dict[str, Any] | None:
     quote, claim = _quote_of(line.strip(" -*\u2022"))
     words = quote if quote is not None else line.strip(" -*\u2022")
     pieces = _pieces(words)
-    if sum(len(p) for p in pieces) < MIN_LOCATED:
+    if sum(len(p) for p in pieces) < MIN_LOCATED or not part.may_hold(pieces):
         return None
     for path, lines in part.lines.items():
         at = part.find(path, pieces, 1, max(lines, default=0))
@@ -167,6 +113,29 @@ def _locate(part: Part, line: str, source: str) -> dict[str, Any] | None:
     return None
 
 
+def _contained(
+    part: Part, plain: list[str], known: set[tuple[str, int]], source: str
+) -> list[dict[str, Any]]:
+    """Findings for whole input lines that uncited answer lines repeat (see Part.contained)."""
+    out = []
+    for path, n in part.contained(plain) if plain else []:
+        if (path, n) in known:
+            continue
+        text = part.lines[path][n].strip()
+        out.append(
+            {
+                "path": path,
+                "line": n,
+                "quote": text[:300],
+                "text": text[:300],
+                "claim": "",
+                "source": source,
+                "located": True,
+            }
+        )
+    return out
+
+
 def check_answer(
     answer: str, part_text: str, source: str, task: str = "", drop: bool = True
 ) -> Checked:
@@ -177,6 +146,7 @@ def check_answer(
     """
     part = Part.parse(part_text)
     kept, findings, rejected = [], [], []
+    plain = []  # kept lines that yielded no finding: searched for whole input lines below
     for line in answer.splitlines():
         found = FINDING_RE.match(line)
         path = part.path_for(found["path"]) if found else None
@@ -187,6 +157,8 @@ def check_answer(
             located = None if found else _locate(part, line, source)
             if located:
                 findings.append(located)
+            else:
+                plain.append(line)
             kept.append(line)
             continue
         first = int(found["line"])
@@ -196,6 +168,7 @@ def check_answer(
         pieces = _pieces(quote if quote is not None else found["rest"])
         if sum(len(p) for p in pieces) < MIN_QUOTE:
             kept.append(line)  # a citation without words to check stays as text
+            plain.append(line)
             continue
         at = part.find(path, pieces, max(1, first - NEAR), last + NEAR)
         corrected = None
@@ -205,6 +178,7 @@ def check_answer(
         if at is None:
             if exact or not drop:
                 kept.append(line)  # a description after a citation, or read beyond the part
+                plain.append(line)
             else:
                 rejected.append({"line": line.strip(), "why": f"quote not found in {path}"})
             continue
@@ -220,6 +194,7 @@ def check_answer(
             entry["claimed_line"] = first
         findings.append(entry)
         kept.append(line if corrected is None else line.replace(f":{found['line']}", f":{at}", 1))
+    findings += _contained(part, plain, {(f["path"], f["line"]) for f in findings}, source)
     text = "\n".join(kept).strip()
     if findings:
         status = "checked"
@@ -256,7 +231,10 @@ def footer(findings: list[dict[str, Any]], unverified: list[str], rejected: int)
             f"Evidence checked by rlm-sub: {len(findings)} quote(s), each found at its PATH:LINE "
             "in the input:"
         )
-        lines += [f"- {cite(f)}" for f in findings[:FOOTER_LIMIT]]
+        lines += [
+            f"- {cite(f)}" + (" (from an answer cut at --max-output)" if f.get("cut") else "")
+            for f in findings[:FOOTER_LIMIT]
+        ]
         if len(findings) > FOOTER_LIMIT:
             lines.append(f"- ... and {len(findings) - FOOTER_LIMIT} more in final.evidence.json")
     else:

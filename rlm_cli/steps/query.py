@@ -8,9 +8,10 @@ from typing import Any
 from rlm_cli import prompts
 from rlm_cli.calls.backends.protocol import Request
 from rlm_cli.calls.context import Context
-from rlm_cli.calls.engine import context_window, is_overflow
+from rlm_cli.calls.engine import is_overflow
 from rlm_cli.calls.pricing import round_cost
 from rlm_cli.calls.runner import Job, tally
+from rlm_cli.calls.windows import reported_window
 from rlm_cli.errors import EXIT_BUDGET, EXIT_PARTIAL, RlmError
 from rlm_cli.inputs.chunking import BYTES_PER_TOKEN, estimate_tokens, render_files
 from rlm_cli.inputs.sources import Filters, Report, iter_sources, release
@@ -87,7 +88,7 @@ async def _check_window(ctx: Context, system: str, user: str, estimate: int) -> 
     """
     if getattr(ctx.backend, "name", "anthropic") != "anthropic":
         return
-    window = context_window(ctx.settings.model)
+    window = reported_window(ctx.settings.model)
     if window is None:
         return
     room = window - ctx.settings.max_tokens

@@ -291,7 +291,10 @@ def collect_answers(
             checked = check_answer(
                 outcome.text or "", ws.read_chunk(job.id), label, last["task"], not agentic
             )
-            write_json(ws.evidence_dir / f"{job.id}.json", {"key": job.key, **checked.to_dict()})
+            # recomputed by every reduce, so not worth an fsync per part
+            write_json(
+                ws.evidence_dir / f"{job.id}.json", {"key": job.key, **checked.to_dict()}, False
+            )
             rejected = len(checked.rejected)
             items.append(Item(label, checked.text, 1, checked.findings, checked.status, rejected))
             continue
@@ -299,8 +302,29 @@ def collect_answers(
         why = "not answered yet"
         if record and record.get("key") == job.key and record.get("status") in ("failed", "budget"):
             why = f"{record['status']}: {record.get('error')}"
+            if record.get("cut_answer"):
+                items += _cut_evidence(ws, job, record["cut_answer"], last["task"], agentic)
         missing.append({"id": job.id, "sources": job.meta["sources"], "why": why})
     return items, missing
+
+
+def _cut_evidence(ws: Workspace, job: Job, text: str, task: str, agentic: bool) -> list[Item]:
+    """The verified quotes in an answer cut twice at --max-output, as an answer of their own.
+
+    The part still counts as not covered (exit 3); only what code checked in the cut text is
+    carried, marked as coming from a cut answer, never the cut text itself.
+    """
+    label = f"{job.id} ({job.meta['sources']}) [cut answer]"
+    checked = check_answer(text, ws.read_chunk(job.id), label, task, not agentic)
+    for f in checked.findings:
+        f["cut"] = True
+    write_json(
+        ws.evidence_dir / f"{job.id}.json", {"key": job.key, "cut": True, **checked.to_dict()}
+    )
+    if not checked.findings:
+        return []
+    cited = "\n".join(cite(f) for f in checked.findings)
+    return [Item(label, cited, 1, checked.findings, "checked", len(checked.rejected))]
 
 
 async def reduce_step(

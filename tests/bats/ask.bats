@@ -141,3 +141,20 @@ setup() {
   [[ $stderr == *"No such option"* ]] || fail "stderr: $stderr"
   [[ $stderr != *"resume"* ]] || fail "stderr: $stderr"
 }
+
+@test "ask: says on stderr when input files were skipped, and not when none were" {
+  make_project project
+  run --separate-stderr "$SCRIPTS/rlm-ask.sh" -o clean "What?" project
+  assert_success
+  [[ $stderr != *"were not read"* ]] || fail "a skipped-files line with nothing skipped: $stderr"
+  printf 'MZ\0\0binary\n' >project/src/app/blob.bin
+  run --separate-stderr "$SCRIPTS/rlm-ask.sh" -o out "What?" project
+  assert_success
+  assert_output "$BATS_TEST_TMPDIR/out/answer.md"
+  [[ $stderr == *"some input files were not read (too large, binary, unreadable): the answer names them at its end"* ]] ||
+    fail "no skipped-files line on stderr: $stderr"
+  run grep -c '^Note: 1 input file(s) were not read' out/answer.md
+  assert_output 1
+  run grep -c 'project/src/app/blob.bin: binary' out/answer.md
+  assert_output 1
+}

@@ -15,7 +15,10 @@
 #   solve      solve either works or says at once that the model calls no tools
 #   eval       rlm-sub eval niah on a tiny size: results.jsonl and the chart are written
 # Environment: RLM_SUB (default: rlm-sub on PATH), RLM_ENGINE_PORT (default: a free port),
-# RLM_ENGINE_CTX (default 8192), and those of build-llama-server.sh.
+# RLM_ENGINE_CTX (default 8192), RLM_ENGINE_THREADS (default: llama-server's choice; on a
+# machine busy with other work 1 is many times faster, as its threads then never wait on
+# each other), and those of build-llama-server.sh. Run it niced on a shared machine:
+#   nice -n 19 tests/engine/real-engine.sh
 # Exit codes: 0 every check passed; 1 a check failed; 77 skipped: the engine could not be
 # built or started (the message says why). A skip is never a pass.
 set -euo pipefail
@@ -38,8 +41,10 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/rlm-engine.XXXXXX")"
 port="${RLM_ENGINE_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 # --no-repack: on CPUs with AMX, llama.cpp's repacked AMX kernels crash in this VM
 # (SIGSEGV in ggml_backend_amx_mul_mat at the first batch); plain kernels are fine.
+threads=()
+[[ -z "${RLM_ENGINE_THREADS:-}" ]] || threads=(-t "$RLM_ENGINE_THREADS" -tb "$RLM_ENGINE_THREADS")
 "$server" -m "$model" --host 127.0.0.1 --port "$port" -c "$ctx" -np 1 --jinja --no-webui \
-  --no-repack --offline -a smollm2 >"$work/server.log" 2>&1 &
+  --no-repack --offline -a smollm2 "${threads[@]}" >"$work/server.log" 2>&1 &
 server_pid=$!
 cleanup() {
   kill "$server_pid" 2>/dev/null || true
@@ -78,6 +83,16 @@ open(path, "w").write("\n".join(lines) + "\n")
 PY
 }
 
+# A run that finished, or stopped only because the small model's answers ran to the output
+# limit twice (reported as cut: exit 3, named on stderr). SmolLM2 often repeats itself until
+# the limit; that is the model, and rlm-sub saying so is the behaviour under test.
+finished_or_cut() {
+  local rc=$1 err=$2
+  [[ $rc -eq 0 ]] && return 0
+  [[ $rc -eq 3 ]] && grep -q "cut at the output limit twice" "$err" \
+    && ! grep -v "cut at the output limit twice" "$err" | grep -q "failed:"
+}
+
 check_probe() {
   python3 - <<'PY' || fail "probe: rlm-sub did not see the engine as it is"
 from rlm_cli.calls.engine import local_defaults, probe
@@ -109,16 +124,18 @@ check_query() {
 
 check_overflow() {
   haystack 6000 big.txt
+  local rc=0
   "${rlm[@]}" run "What is the special magic number for the brisk canyon?" big.txt "${m[@]}" \
     --chunk-tokens 20000 --max-output 128 --timeout 1800 -w ws-overflow --json \
-    >overflow.json 2>overflow.err \
-    || { cat overflow.err >&2; fail "overflow: run exited non-zero"; }
+    >overflow.json 2>overflow.err || rc=$?
+  finished_or_cut "$rc" overflow.err || { cat overflow.err >&2; fail "overflow: run exited $rc"; }
   parts="$(jq -s '[.[] | .parts] | add' ws-overflow/results/*.json)"
   [[ "$parts" -ge 2 ]] || fail "overflow: the chunk was not split (parts=$parts)"
+  grep -q '"ev":"start".*"id":"c0001"' ws-overflow/trace.jsonl || fail "overflow: no map call"
   grep -q "exceed_context_size_error" ws-overflow/trace.jsonl || fail "overflow: no 400 in the trace"
   "${rlm[@]}" trace -w ws-overflow >overflow-trace.txt
   grep -q "first token" overflow-trace.txt || fail "overflow: no first-token time in the trace"
-  pass "overflow: split into $parts parts and answered; first-token times in the trace"
+  pass "overflow: split into $parts parts (run exit $rc); first-token times in the trace"
 }
 
 check_window() {
@@ -136,8 +153,10 @@ check_price() {
     fail "price: --max-cost without a price ran"
   fi
   grep -q -- "--price" cap.err && [[ ! -e ws-cap ]] || fail "price: $(cat cap.err)"
+  local rc=0
   "${rlm[@]}" run "What is the special magic number for the brisk canyon?" tiny.txt "${m[@]}" \
-    --max-output 32 -w ws-price 2>price.err >/dev/null || fail "price: run failed: $(cat price.err)"
+    --max-output 32 -w ws-price 2>price.err >/dev/null || rc=$?
+  finished_or_cut "$rc" price.err || fail "price: run exited $rc: $(cat price.err)"
   grep -q "cost unknown" price.err || fail "price: run did not say the cost is unknown"
   "${rlm[@]}" status -w ws-price --json | jq -e '.calls.cost_usd == null' >/dev/null \
     || fail "price: status --json did not give a null (unknown) cost"
