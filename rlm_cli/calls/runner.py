@@ -101,6 +101,17 @@ def cached(job: Job) -> Outcome | None:
     return Outcome(job, "cached", text, record)
 
 
+LIGHT_FIELDS = ("status", "usage", "cost_usd", "calls", "truncated")
+
+
+def lightened(outcome: Outcome) -> Outcome:
+    """A finished answer's outcome as a fan-out keeps it: no text, the record's counts only."""
+    if outcome.status != "ok" or outcome.record.get("truncated"):
+        return outcome  # failures, budget stops and cut answers are reported or retried
+    record = {k: outcome.record[k] for k in LIGHT_FIELDS if k in outcome.record}
+    return Outcome(outcome.job, outcome.status, None, record)
+
+
 def tally(outcomes: list[Outcome]) -> tuple[dict[str, int], float | None]:
     """Total token usage and dollars spent by the calls behind these outcomes (None: unknown)."""
     usage = dict.fromkeys(USAGE_FIELDS, 0)
@@ -143,15 +154,17 @@ class Runner:
         self.stopped: str | None = None
         self.reached = False  # some call got an answer: the endpoint is there
 
-    async def run(self, jobs: list[Job]) -> list[Outcome]:
+    async def run(self, jobs: list[Job], light: bool = False) -> list[Outcome]:
         """Run jobs with at most `concurrency` calls in flight; a fatal error stops them all.
 
-        A job's files are written by one writer thread while its worker already makes the
-        next call: creating a file can wait on the filesystem's journal for a millisecond
-        or more when the disk is busy, which the event loop (and every call in flight)
-        must not wait for, and one thread keeps the hand-offs of the GIL few. A failed
-        write still stops the run one call later, and an outcome counts as done only once
-        it is on disk.
+        light: an answer that finished (not failed, not cut) is kept without its text and
+        with only the record's counts (its files hold the rest), so a fan-out of N calls
+        holds N small records, not N answers.
+
+        A job's files are written by one writer thread while its worker makes the next call
+        (creating a file can wait a millisecond on a busy disk's journal: the event loop must
+        not; one thread keeps GIL hand-offs few). A failed write stops the run one call
+        later; an outcome counts as done only once it is on disk.
         """
         outcomes: list[Outcome] = []
         pending = iter(jobs)
@@ -166,27 +179,24 @@ class Runner:
 
             def finish(write: asyncio.Future[None] | None) -> None:
                 error = write.exception() if write is not None else None
-                if error is not None:
-                    done.set_exception(error)  # stays in writes: the last gather retrieves it
-                    return
-                writes.discard(done)
-                outcomes.append(outcome)
-                try:
-                    self.on_done(outcome)
-                except Exception as e:  # e.g. a closed stderr: the worker must still hear
-                    done.set_exception(e)
-                    writes.add(done)
-                    return
-                done.set_result(None)
+                if error is None:
+                    outcomes.append(lightened(outcome) if light else outcome)
+                    try:
+                        self.on_done(outcome)
+                    except Exception as e:  # e.g. a closed stderr: the worker must hear it
+                        error = e
+                if error is None:
+                    writes.discard(done)
+                    done.set_result(None)
+                else:
+                    done.set_exception(error)  # kept in writes: the last gather retrieves it
 
+            writes.add(done)
             if slot is None:
                 finish(None)
             else:
-                write = loop.run_in_executor(
-                    writer, store_result, slot, outcome.text, outcome.record
-                )
-                write.add_done_callback(finish)
-                writes.add(done)
+                args = (slot, outcome.text, outcome.record)
+                loop.run_in_executor(writer, store_result, *args).add_done_callback(finish)
             return done
 
         async def worker() -> None:
