@@ -80,3 +80,14 @@ def test_a_cut_synthesis_is_redone_over_smaller_groups_never_printed(
         "g0001b.json",
     ]
     assert not (ws / "final.md").exists()
+
+
+def test_a_cut_answers_cost_stays_unknown_without_a_price(fake_api: FakeAPI, tmp_path: Path):
+    fake_api.config.engine = "llama-server"  # any model name, no price
+    root = needles(tmp_path / "src", {"b.txt": 60})
+    args = ["run", "FIND:needle", ".", "-w", "ws", "-m", "local-model", "--max-output", "64"]
+    r = rlm(*args, cwd=root)
+    assert r.returncode == 3 and "cut at the output limit twice" in r.stderr
+    assert "cost unknown" in r.stderr and "$0.0000" not in r.stderr
+    [record] = [json.loads(p.read_text()) for p in (root / "ws" / "results").glob("*.json")]
+    assert record["cost_usd"] is None and record["calls"] == 2

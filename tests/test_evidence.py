@@ -134,14 +134,35 @@ def test_an_input_line_repeated_with_a_few_words_slipped_in_becomes_evidence():
     answer = "The special magic number for the brisk orchard mentioned in the input is 4205642."
     [f] = check_answer(answer, chunk.text, "c0004").findings
     assert (f["line"], f["quote"]) == (21, lines[20])
-    # words out of order, another number, or too many words slipped in: not the line
+    lines[25] = "The retry policy is decided by the connection manager in this file."
+    text = "\n".join(lines) + "\n"
+    [chunk] = pack([SourceFile("net.txt", text, len(text))], 10_000)
+    slipped = "The retry policy, as far as I see, is decided by the connection manager in this file"
+    assert [f["line"] for f in check_answer(slipped, chunk.text, "c").findings] == [26]
+    # words out of order, or too many words slipped in: not the line
     for wrong in (
-        "The magic special number for the brisk orchard is 4205642.",
-        "The special magic number for the brisk orchard is 4205643.",
-        "The special magic number, as far as I can tell from reading every part of this long "
-        "input, for the brisk orchard is 4205642.",
+        "The retry policy is decided by the manager connection in this file.",
+        "The retry policy, as far as I can tell from reading every part of this long input, "
+        "is decided by the connection manager in this file.",
     ):
         assert check_answer(wrong, chunk.text, "c").findings == [], wrong
+
+
+def test_the_one_input_line_holding_a_number_the_answer_states_becomes_evidence():
+    """SmolLM2 at 16K: "The answer is 4726268." and nothing of the needle's words."""
+    lines = [*LINES]
+    lines[20] = "The special magic number for the woven glacier is: 4726268."
+    lines[30] = "ticket 12345 opened, ticket 12345 closed"
+    lines[31] = "see ticket 12345"
+    text = "\n".join(lines) + "\n"
+    [chunk] = pack([SourceFile("haystack.txt", text, len(text))], 10_000)
+    [f] = check_answer(
+        "The task asks for a number. The answer is 4726268.", chunk.text, "c"
+    ).findings
+    assert (f["line"], f["quote"], f["located"]) == (21, lines[20], True)
+    # a number on two lines, a number in no line, or a shorter one: no evidence
+    for answer in ("It is 12345.", "It is 4726269.", "It is 4726.", "It is 726268."):
+        assert check_answer(answer, chunk.text, "c").findings == [], answer
 
 
 def test_short_input_lines_never_match_inside_an_answer():

@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import TypeVar
 
 from rlm_cli.calls.context import Context
+from rlm_cli.calls.pricing import add_cost, round_cost
 from rlm_cli.calls.runner import Job, Outcome, Runner, cached, store_result
 from rlm_cli.errors import EXIT_PARTIAL, RlmError
 from rlm_cli.workspace import Workspace
@@ -60,8 +61,8 @@ def _add_spend(outcome: Outcome, earlier: Outcome) -> None:
     usage = outcome.record.setdefault("usage", {})
     for k, v in earlier.record.get("usage", {}).items():
         usage[k] = usage.get(k, 0) + v
-    outcome.record["cost_usd"] = round(
-        (outcome.record.get("cost_usd") or 0.0) + (earlier.record.get("cost_usd") or 0.0), 6
+    outcome.record["cost_usd"] = round_cost(  # an unknown price stays unknown (None)
+        add_cost(outcome.record.get("cost_usd", 0.0), earlier.record.get("cost_usd", 0.0))
     )
     outcome.record["calls"] = outcome.record.get("calls", 0) + earlier.record.get("calls", 0)
 

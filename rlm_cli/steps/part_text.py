@@ -17,6 +17,7 @@ MIN_LOOSE_WORDS = 5  # words an input line needs before a loose repetition of it
 SLIP = 4  # words an answer may slip into a repeated input line (more for long lines)
 RARE_WORD = 8  # letters that make a word rare enough to look for
 RARE_HITS = 50  # lines looked at per rare word
+VALUE_DIGITS = 5  # digits in a number an answer states before its one input line is evidence
 PUNCT_RE = re.compile(r"[^\w]+")
 LINE_PUNCT_RE = re.compile(r"[^\w\n]+")  # PUNCT_RE that keeps line breaks
 
@@ -121,7 +122,8 @@ class Part:
     def contained(self, answer_lines: list[str]) -> list[tuple[str, int]]:
         """Input lines (MIN_CONTAINED characters or more, normalised) that an answer line
         repeats: whole, or with a few words slipped in (SmolLM2's "the magic number for X
-        mentioned in the input is N" for the line "The magic number for X is: N.")."""
+        mentioned in the input is N" for the line "The magic number for X is: N."); and the
+        one line holding a long number an answer states."""
         answers = [norm(a) for a in answer_lines]
         blob = "\n".join(f" {a} " for a in answers)
         found = []
@@ -137,7 +139,30 @@ class Part:
                     if any(_loosely_in(words, a.split()) for a in answers):
                         found.append((path, t.numbers[i]))
                         seen.add(t.numbers[i])
-        return found
+        return found + [hit for hit in self._by_value(answers) if hit not in found]
+
+    def _by_value(self, answers: list[str]) -> list[tuple[str, int]]:
+        """The one line of the part holding a long number an answer states (VALUE_DIGITS
+        digits or more, as a whole word, on no other line): "The answer is 4726268." """
+        values = {
+            w for a in answers for w in a.split() if sum(c.isdigit() for c in w) >= VALUE_DIGITS
+        }
+        found = []
+        for value in values:
+            lines = set()
+            for path in self.lines:
+                t = self.normed(path)
+                pos = t.joined.find(value)
+                while pos >= 0 and len(lines) < 2:
+                    end = pos + len(value)
+                    if (pos == 0 or t.joined[pos - 1] == " ") and (
+                        end == len(t.joined) or t.joined[end] == " "
+                    ):
+                        lines.add((path, t.numbers[bisect_right(t.offsets, pos) - 1]))
+                    pos = t.joined.find(value, end)
+            if len(lines) == 1:
+                found += lines
+        return sorted(found)
 
     @staticmethod
     def _sharing(t: _Lines, answers: list[str]) -> list[int]:
