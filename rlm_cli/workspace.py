@@ -72,8 +72,9 @@ def check_links(root: Path) -> None:
 def atomic_write(path: Path, data: str | bytes, durable: bool = True) -> None:
     """Write a file so that readers see either the old content or the new, never a torn one.
 
-    durable=False skips fsync: for files that are cheap to regenerate (chunks), where
-    fsync per file would dominate staging time.
+    durable=False skips fsync: for files that are cheap to regenerate (chunks) or whose
+    readers check them (a result's record holds its answer's hash), where an fsync per
+    file would dominate the time.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data

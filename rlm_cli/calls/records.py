@@ -18,7 +18,7 @@ from rlm_cli.calls.backends.protocol import USAGE_FIELDS
 from rlm_cli.calls.ledger import BudgetBusy, Ledger
 from rlm_cli.calls.pricing import cost, round_cost, unpriced
 from rlm_cli.errors import RlmError
-from rlm_cli.workspace import atomic_write, write_json
+from rlm_cli.workspace import atomic_write, sha256, write_json
 
 BUDGET_POLL = 0.1  # seconds between looks at the ledger while in-flight calls hold the budget
 
@@ -121,13 +121,20 @@ def result_record(
 
 
 def store_result(slot: Path, text: str | None, record: dict[str, Any]) -> None:
-    """Write a job's answer (or remove a stale one) and then its record, each atomically."""
+    """Write a job's answer (or remove a stale one) and then its record, each atomically.
+
+    Without fsync (two per call would cost a fan-out more than its HTTP): a write is
+    atomic, and the record holds the answer's hash, so an answer torn by a power cut is
+    asked again (see runner.cached), never reused.
+    """
     md = slot.with_suffix(".md")
     if text is not None:
-        atomic_write(md, text)
+        record["answer_sha256"] = sha256(text)
+        atomic_write(md, text, durable=False)
     else:
+        record.pop("answer_sha256", None)
         md.unlink(missing_ok=True)  # never leave an older answer beside a failure record
-    write_json(slot.with_suffix(".json"), record)
+    write_json(slot.with_suffix(".json"), record, durable=False)
 
 
 def estimated_cost(

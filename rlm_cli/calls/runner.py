@@ -7,6 +7,7 @@ import json
 import random
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,9 +93,23 @@ def cached(job: Job) -> Outcome | None:
         return None
     try:
         text = job.slot.with_suffix(".md").read_text(encoding="utf-8")
-    except OSError:
+    except (OSError, ValueError):
         return None
+    expected = record.get("answer_sha256")
+    if expected is not None and expected != sha256(text):
+        return None  # torn by a power cut (results are written without fsync): ask again
     return Outcome(job, "cached", text, record)
+
+
+LIGHT_FIELDS = ("status", "usage", "cost_usd", "calls", "truncated")
+
+
+def lightened(outcome: Outcome) -> Outcome:
+    """A finished answer's outcome as a fan-out keeps it: no text, the record's counts only."""
+    if outcome.status != "ok" or outcome.record.get("truncated"):
+        return outcome  # failures, budget stops and cut answers are reported or retried
+    record = {k: outcome.record[k] for k in LIGHT_FIELDS if k in outcome.record}
+    return Outcome(outcome.job, outcome.status, None, record)
 
 
 def tally(outcomes: list[Outcome]) -> tuple[dict[str, int], float | None]:
@@ -139,35 +154,60 @@ class Runner:
         self.stopped: str | None = None
         self.reached = False  # some call got an answer: the endpoint is there
 
-    async def run(self, jobs: list[Job]) -> list[Outcome]:
+    async def run(self, jobs: list[Job], light: bool = False) -> list[Outcome]:
         """Run jobs with at most `concurrency` calls in flight; a fatal error stops them all.
 
-        A job's files are written (with fsync) while its worker already makes the next call,
-        so a call slot never waits on the disk; a failed write still stops the run one call
-        later, and an outcome counts as done only once it is on disk.
+        light: an answer that finished (not failed, not cut) is kept without its text and
+        with only the record's counts (its files hold the rest), so a fan-out of N calls
+        holds N small records, not N answers.
+
+        A job's files are written by one writer thread while its worker makes the next call
+        (creating a file can wait a millisecond on a busy disk's journal: the event loop must
+        not; one thread keeps GIL hand-offs few). A failed write stops the run one call
+        later; an outcome counts as done only once it is on disk.
         """
         outcomes: list[Outcome] = []
         pending = iter(jobs)
-        writes: list[asyncio.Task[None]] = []
+        writes: set[asyncio.Future[None]] = set()
+        loop = asyncio.get_running_loop()
+        writer = ThreadPoolExecutor(1, thread_name_prefix="rlm-results")
 
-        async def finish(outcome: Outcome) -> None:
-            if outcome.job.slot is not None:
-                await asyncio.to_thread(
-                    store_result, outcome.job.slot, outcome.text, outcome.record
-                )
-            outcomes.append(outcome)
-            self.on_done(outcome)
+        def stored(outcome: Outcome) -> asyncio.Future[None]:
+            """The outcome written (if it has a slot), then counted as done."""
+            done = loop.create_future()
+            slot = outcome.job.slot
+
+            def finish(write: asyncio.Future[None] | None) -> None:
+                error = write.exception() if write is not None else None
+                if error is None:
+                    outcomes.append(lightened(outcome) if light else outcome)
+                    try:
+                        self.on_done(outcome)
+                    except Exception as e:  # e.g. a closed stderr: the worker must hear it
+                        error = e
+                if error is None:
+                    writes.discard(done)
+                    done.set_result(None)
+                else:
+                    done.set_exception(error)  # kept in writes: the last gather retrieves it
+
+            writes.add(done)
+            if slot is None:
+                finish(None)
+            else:
+                args = (slot, outcome.text, outcome.record)
+                loop.run_in_executor(writer, store_result, *args).add_done_callback(finish)
+            return done
 
         async def worker() -> None:
-            write: asyncio.Task[None] | None = None
+            write: asyncio.Future[None] | None = None
             for job in pending:
                 if self.stopped:
-                    return
+                    break
                 outcome = await self._run_job(job)
                 if write is not None:
                     await asyncio.shield(write)  # if cancelled, the write still completes
-                write = asyncio.create_task(finish(outcome))
-                writes.append(write)
+                write = stored(outcome)
             if write is not None:
                 await asyncio.shield(write)
 
@@ -181,6 +221,7 @@ class Runner:
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
             await asyncio.gather(*writes, return_exceptions=True)  # keep every finished answer
+            writer.shutdown(wait=False)
         return outcomes
 
     async def _run_job(self, job: Job) -> Outcome:
@@ -251,7 +292,8 @@ class Runner:
         est_tokens = est_in + request.max_tokens
         est_cost = estimated_cost(s.model, est_in, request.max_tokens, self.ledger)
         extra: dict[str, Any] = {}
-        if getattr(self.backend, "name", "") == "claude-code":  # a session: many turns
+        session = getattr(self.backend, "name", "") == "claude-code"  # a process, many turns
+        if session:
             extra["reserve"] = "claude-agent" if self.tree.children_may_delegate else "claude-leaf"
             default = CLAUDE_AGENT if self.tree.children_may_delegate else CLAUDE_LEAF
             est_tokens, est_cost = self.ledger.reserve(
@@ -262,9 +304,10 @@ class Runner:
         fields = start_fields(job_id, kind, depth, parent, s.model, **extra)
         call = await when_budget_allows(lambda: self.ledger.start(est_tokens, est_cost, **fields))
         spend.calls.append(call)
-        request.child_env = self.tree.child_env(
-            call, self.ledger.path, self.ledger.run, self.ledger.budget
-        )
+        if session:  # the environment of the process it starts (built per call: it costs)
+            request.child_env = self.tree.child_env(
+                call, self.ledger.path, self.ledger.run, self.ledger.budget
+            )
         started, end = time.time(), CallEnd()
         try:
             async with self.slots:

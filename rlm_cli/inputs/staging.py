@@ -141,7 +141,10 @@ def _read_ahead(sources: Iterator[SourceFile]) -> Iterator[SourceFile]:
     """The sources, read by a thread up to READ_AHEAD files ahead of the packer.
 
     Opening and reading files waits on the system, and the packer works meanwhile. Skips
-    and exclusions are still recorded in the walk's own order, by that one thread.
+    and exclusions are still recorded in the walk's own order, by that one thread. If
+    the packer stops early (an error, Ctrl-C), it does not wait for the reader, which may
+    be blocked on a pipe: the reader stops after its current file, and whichever side
+    takes a file left in the queue deletes its spool copy.
     """
     queue: Queue[tuple[SourceFile | None, BaseException | None]] = Queue(READ_AHEAD)
     stop = threading.Event()
@@ -153,12 +156,14 @@ def _read_ahead(sources: Iterator[SourceFile]) -> Iterator[SourceFile]:
                     release(source)
                     return
                 queue.put((source, None))
+                if stop.is_set():  # the packer left while this was being put
+                    _drop(queue)
+                    return
             queue.put((None, None))
         except BaseException as e:  # handed to the packer's thread, which raises it
             queue.put((None, e))
 
-    reader = threading.Thread(target=produce, name="rlm-read-ahead", daemon=True)
-    reader.start()
+    threading.Thread(target=produce, name="rlm-read-ahead", daemon=True).start()
     try:
         while True:
             source, error = queue.get()
@@ -169,14 +174,18 @@ def _read_ahead(sources: Iterator[SourceFile]) -> Iterator[SourceFile]:
             yield source
     finally:
         stop.set()
-        while reader.is_alive() or not queue.empty():
-            try:  # make room, so the reader sees stop; drop spool files of unread pipes
-                source, _ = queue.get(timeout=1.0)
-            except Empty:
-                continue
-            if source is not None:
-                release(source)
-        reader.join()
+        _drop(queue)
+
+
+def _drop(queue: Queue[tuple[SourceFile | None, BaseException | None]]) -> None:
+    """Empty the queue without waiting, deleting the spool copies of unread pipes."""
+    while True:
+        try:
+            source, _ = queue.get_nowait()
+        except Empty:
+            return
+        if source is not None:
+            release(source)
 
 
 def _unique(sources):

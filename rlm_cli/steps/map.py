@@ -47,7 +47,7 @@ async def map_step(ws: Workspace, task: str, ctx: Context, batch: str | None = N
         with reporter.task(
             f"map ({summary.cached} cached)" if summary.cached else "map", len(todo)
         ):
-            outcomes = await runner.run(todo)
+            outcomes = await runner.run(todo, light=True)  # answers stay on disk only
         outcomes = await retry_cut(ws, ctx, outcomes)  # its own progress: N of the cut ones
         summary.called = sum(o.status != "budget" for o in outcomes)
         summary.failed = [o for o in outcomes if o.status == "failed"]

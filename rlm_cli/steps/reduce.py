@@ -230,10 +230,13 @@ def _group_job(
     settings: Settings,
     total: int,
 ) -> Job | None:
-    """A synthesis job for a group; None for a group of one, which passes up unchanged."""
+    """A synthesis job for a group; None for a group of one, which passes up unchanged.
+
+    Its request text is rendered when the job runs (and once here, for its key), so a
+    level's jobs never hold a second copy of every answer.
+    """
     if len(group) == 1:
         return None
-    body = "\n\n".join(render_item(i) for i in group)
     covered = sum(i.parts for i in group)
     coverage = (
         "all parts of the input"
@@ -241,16 +244,19 @@ def _group_job(
         else f"{covered} of the {total} parts of the input"
     )
     tail = prompts.REDUCE_USER_TAIL.format(count=len(group), coverage=coverage)
-    material = body + "\n\n" + tail
+
+    def material() -> str:
+        return "\n\n".join(render_item(i) for i in group) + "\n\n" + tail
+
     gid = f"L{level}-g{n:04d}"
     return Job(
         id=gid,
         kind="reduce",
         system=system,
-        material=lambda: material,
+        material=material,
         render=lambda text: text,
         slot=ws.reduce_dir / f"L{level}" / f"g{n:04d}",
-        key=job_key(settings, "reduce", system, sha256(material)),
+        key=job_key(settings, "reduce", system, sha256(material())),
         meta={"inputs": [i.label for i in group]},
     )
 
