@@ -139,3 +139,9 @@ TOOL_DESCRIPTIONS = {
     "read": "Read a saved result, optionally lines start..end.",
     "final": "Finish: give the answer as text, or the name of a saved result that holds it.",
 }
+
+# Written by code, not a model, in place of a synthesis that could not finish.
+NO_SYNTHESIS = (
+    "No synthesized answer: {why}. The evidence below was checked by rlm-sub in the parts' "
+    "own answers; read it, or re-run with a higher --max-output.\n"
+)

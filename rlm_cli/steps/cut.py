@@ -18,6 +18,10 @@ T = TypeVar("T")
 ROOM_FACTOR = 2  # a cut answer is asked again with this many times the output budget
 
 
+class SynthesisCut(RlmError):
+    """A synthesis answer too long for --max-output even over the fewest answers."""
+
+
 def was_cut(outcome: Outcome) -> bool:
     """Whether an answer stopped at its output limit instead of finishing."""
     return outcome.status in ("ok", "cached") and bool(outcome.record.get("truncated"))
@@ -99,7 +103,7 @@ async def redo_smaller(
         "answers: raise --max-output (finished work is cached)"
     )
     if len(group) <= 2:
-        raise RlmError(too_long, EXIT_PARTIAL)
+        raise SynthesisCut(too_long, EXIT_PARTIAL)
     middle = len(group) // 2
     halves = [group[:middle], group[middle:]]
     jobs = [make_job(half, suffix) for half, suffix in zip(halves, "ab", strict=True)]
@@ -116,6 +120,6 @@ async def redo_smaller(
             error = outcome.record.get("error") if outcome else "no answer"
             raise RlmError(f"a synthesis call failed ({error}); re-run to retry it", EXIT_PARTIAL)
         if was_cut(outcome):
-            raise RlmError(too_long, EXIT_PARTIAL)
+            raise SynthesisCut(too_long, EXIT_PARTIAL)
         items.append(make_item(half, outcome.text or ""))
     return items, outcomes

@@ -195,7 +195,8 @@ async def run_rlm(
     if mapped.budget_stop:
         raise BudgetExceeded(mapped.budget_stop)
     if mapped.failed and len(mapped.failed) == mapped.total:
-        raise CallError("failed", f"all {mapped.total} map call(s) failed")
+        first = mapped.failed[0].record.get("error")
+        raise CallError("failed", f"all {mapped.total} map call(s) failed (first: {first})")
     # failed parts are named in the answer's coverage note; a cut answer's quotes still count
     reduced = await reduce_step(ws, question, ctx, plan.reduce_budget, True)
     answers = [p.read_text(encoding="utf-8") for p in sorted(ws.results_dir.glob("c*.md"))]

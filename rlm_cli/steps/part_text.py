@@ -100,7 +100,7 @@ class Part:
     def find(self, path: str, quote: list[str], start: int, end: int) -> int | None:
         """The line in start..end where the quote (pieces in order, within four lines) begins.
 
-        The quote's first words must lie within that line. One str.find over the joined
+        The quote's first words must start in that line. One str.find over the joined
         normalised lines per candidate, so a whole-part lookup costs one pass, not one
         normalisation per line.
         """
@@ -112,8 +112,9 @@ class Part:
         pos = t.joined.find(head, t.offsets[first], t.end(last - 1))
         while pos >= 0:
             i = bisect_right(t.offsets, pos) - 1
-            if pos + len(head) <= t.end(i):
-                window = t.joined[t.offsets[i] : t.end(min(i + 3, len(t.norms) - 1))]
+            # the quote starts here (its first words whole), the rest follows within 4 lines
+            if pos + len(head) <= t.end(i) and t.joined.startswith(quote[0], pos):
+                window = t.joined[pos : t.end(min(i + 3, len(t.norms) - 1))]
                 if pieces_in(quote, window):
                     return t.numbers[i]
             pos = t.joined.find(head, pos + 1, t.end(last - 1))

@@ -14,7 +14,7 @@ from rlm_cli.errors import EXIT_BUDGET, EXIT_PARTIAL, RlmError
 from rlm_cli.inputs.chunking import estimate_tokens
 from rlm_cli.progress import plural, usage_line
 from rlm_cli.steps.coverage import skipped_footer, skipped_inputs
-from rlm_cli.steps.cut import redo_smaller, was_cut
+from rlm_cli.steps.cut import SynthesisCut, redo_smaller, was_cut
 from rlm_cli.steps.evidence import check_answer, cite, footer, merge
 from rlm_cli.steps.jobs import last_map, map_jobs
 from rlm_cli.workspace import Workspace, atomic_write, read_json, sha256, write_json
@@ -357,9 +357,14 @@ async def reduce_step(
         if calls:
             ctx.check_credentials()
 
-    text, summary = await synthesize(
-        runner, ws, task, items, group_tokens, len(manifest["chunks"]), on_level
-    )
+    try:
+        text, summary = await synthesize(
+            runner, ws, task, items, group_tokens, len(manifest["chunks"]), on_level
+        )
+    except SynthesisCut as e:  # no answer to print, but what code verified is not lost
+        reporter.warn(e.message)
+        summary = ReduceSummary(exit_code=EXIT_PARTIAL, evidence=merge([i.evidence for i in items]))
+        text = prompts.NO_SYNTHESIS.format(why=e.message)
     summary.unverified = [i.label for i in items if i.status == "unverified"]
     summary.rejected = sum(i.rejected for i in items)
     text = text.rstrip() + "\n" + footer(summary.evidence, summary.unverified, summary.rejected)

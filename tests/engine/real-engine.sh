@@ -178,12 +178,16 @@ check_solve() {
 
 check_eval() {
   "${rlm[@]}" eval --help >/dev/null 2>&1 || fail "eval: no eval command in this rlm-sub"
+  local rc=0
   "${rlm[@]}" eval niah --sizes 1500 --methods direct,run --trials 1 --chunk-tokens 1000 \
-    --max-output 128 \
-    "${m[@]}" -o ev >eval.out 2>eval.err || { cat eval.err >&2; fail "eval exited non-zero"; }
+    --max-output 128 "${m[@]}" -o ev >eval.out 2>eval.err || rc=$?
+  # exit 3: a trial failed; allowed only when the small model's answers were all cut
+  [[ $rc -eq 0 ]] || { [[ $rc -eq 3 ]] && ! jq -e 'select(.status != "ok")
+    | select(.error | test("cut at the output limit twice") | not)' ev/results.jsonl >/dev/null; } \
+    || { cat eval.err >&2; fail "eval exited $rc"; }
   [[ "$(wc -l <ev/results.jsonl)" -eq 2 ]] || fail "eval: expected 2 trials in results.jsonl"
   ls ev/*.svg ev/*.png >/dev/null 2>&1 || fail "eval: no chart in ev/"
-  pass "eval: $(tr '\n' ' ' <eval.out | head -c 200)"
+  pass "eval (exit $rc): $(jq -c '{method, status, score, calls}' ev/results.jsonl | tr '\n' ' ')"
 }
 
 export RLM_ENGINE_CTX_SEEN="$ctx"
