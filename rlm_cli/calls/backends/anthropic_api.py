@@ -59,23 +59,20 @@ class AnthropicBackend(MessagesApi):
                             first = round(time.monotonic() - began, 3)
                     message = await stream.get_final_message()
             else:
-                message = await client.messages.create(**params)
+                # The plain JSON, not the SDK's typed Message: building those models was ~8%
+                # of a 64-call fan-out's event-loop time.
+                raw = await client.messages.with_raw_response.create(**params)
+                return _response(await raw.json(), raw.request_id)
         except anthropic.APIStatusError as e:
             raise _classify(e) from None
         except anthropic.APIConnectionError as e:
             unreachable = not isinstance(e, anthropic.APITimeoutError)
             message = f"cannot reach {self.client.base_url}: {e}"
             raise CallError("retryable", message, unreachable=unreachable) from None
-        text = "".join(b.text for b in message.content if b.type == "text")
-        usage = {f: getattr(message.usage, f, None) or 0 for f in USAGE_FIELDS}
-        return Response(
-            text,
-            message.stop_reason or "",
-            usage,
-            getattr(message, "_request_id", None),
-            content=[b.model_dump(exclude_none=True) for b in message.content],
-            first_token_s=first,
-        )
+        blocks = [b.model_dump(exclude_none=True) for b in message.content]
+        usage = message.usage.model_dump() if message.usage else {}
+        body = {"content": blocks, "stop_reason": message.stop_reason, "usage": usage}
+        return _response(body, getattr(message, "_request_id", None), first)
 
     async def count_tokens(self, request: Request) -> int:
         """Input tokens of a request, from the free count_tokens endpoint."""
@@ -95,6 +92,22 @@ class AnthropicBackend(MessagesApi):
     async def aclose(self) -> None:
         for client in self.clients:
             await client.close()
+
+
+def _response(body: object, request_id: str | None, first: float | None = None) -> Response:
+    """A Messages API answer (as JSON) as the runner takes it; refused unless it is a message."""
+    content = body.get("content") if isinstance(body, dict) else None
+    if not isinstance(body, dict) or not isinstance(content, list):
+        raise CallError("retryable", f"the API answered with no message: {str(body)[:200]!r}")
+    blocks = [{k: v for k, v in b.items() if v is not None} for b in content if isinstance(b, dict)]
+    text = "".join(str(b.get("text", "")) for b in blocks if b.get("type") == "text")
+    given = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+    usage = {f: v if type(v) is int else 0 for f in USAGE_FIELDS for v in [given.get(f)]}
+    stop = body.get("stop_reason")
+    return Response(
+        text, stop if isinstance(stop, str) else "", usage, request_id,
+        content=blocks, first_token_s=first,
+    )  # fmt: skip
 
 
 def _classify(e: anthropic.APIStatusError) -> CallError:
