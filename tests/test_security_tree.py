@@ -119,3 +119,29 @@ def test_the_recorded_scope_resolves_links_as_path_resolve_does(tmp_path: Path, 
     names = ["a/b/f", "l/f", "a/lf", "l/../a", "dangling", "./a/./b/f", "a/b/", "new/x", ".",
              "l", "a//b//f", str(tmp_path / "l" / "f"), "a/b/f/.."]  # fmt: skip
     assert resolved(names) == [str(Path(n).resolve()) for n in names]
+
+
+def test_a_root_naming_thousands_of_files_starts_sub_agents_confined_to_them(
+    fake_claude: Path, fake_api: FakeAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # ~1,500 long paths: as one environment variable, over Linux's 128 KiB limit, which
+    # would stop every process the root starts (git, claude) with "Argument list too long".
+    src = tmp_path / ("d" * 80)
+    src.mkdir()
+    named = [src / f"{'f' * 40}{n:05}.txt" for n in range(1500)]
+    for path in named:
+        path.write_text("x\n")
+    (src / "unnamed.txt").write_text("not an input\n")
+    assert len(json.dumps([str(p) for p in named])) > 131_072
+    ws = tmp_path / "ws"
+    for target, want in (
+        (named[7], "delegated (exit 0)"),
+        (src / "unnamed.txt", "delegated (exit 1)"),
+    ):
+        nested = ["rlm-sub", "chunk", str(target), "-w", str(ws / "child")]
+        monkeypatch.setenv("FAKE_CLAUDE_MODE", "delegate")
+        monkeypatch.setenv("FAKE_CLAUDE_NESTED", json.dumps(nested))
+        r = rlm("run", f"Look at {target.name}", *map(str, named), "-w", str(ws),
+                "--backend", "claude-code", "--chunk-tokens", "150000", cwd=tmp_path)  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        assert want in r.stdout  # the named file is readable by the child; its sibling is not

@@ -59,8 +59,12 @@ class Tree:
             parent=os.environ.get("RLM_PARENT") or None,
             trace=Path(trace) if trace else None,
             run=os.environ.get("RLM_RUN") or None if trace else None,
-            scope=_scope_env(),
-        )
+        )._with_scope()
+
+    def _with_scope(self) -> Tree:
+        """A child's scope as its parent passed it on; a root's, its inputs (record_inputs)."""
+        self.scope = _scope_env() if self.is_child else {"read": list(_root_inputs)}
+        return self
 
     @property
     def is_child(self) -> bool:
@@ -137,12 +141,39 @@ class Tree:
             RLM_DEPTH=str(self.depth + 1),
             RLM_MAX_DEPTH=str(self.max_depth),
             RLM_PARENT=call,
-            RLM_SCOPE=json.dumps(self.scope),
             **budget.env(),
         )
-        if trace is not None:
+        if trace is not None:  # the child reads the scope from the root's ledger (inherit)
             env.update(RLM_TRACE=str(trace.resolve()), RLM_RUN=run)
+        else:
+            env["RLM_SCOPE"] = _scope_value(self.scope)
         return env
+
+
+# A root's inputs, resolved: the start of its scope. The command line records them here for
+# this process only (cli/confine.py), never in the environment: every process the root
+# starts would inherit them, and Linux refuses to start one with a variable over 128 KiB.
+_root_inputs: list[str] = []
+
+
+def record_inputs(paths: list[str]) -> None:
+    """Record a root's resolved inputs, which its whole tree may read (see settle_scope)."""
+    _root_inputs[:] = paths
+
+
+def _scope_value(scope: dict[str, list[str]]) -> str:
+    """The scope as RLM_SCOPE for a child with no ledger to read it from, if it fits."""
+    value = json.dumps(scope)
+    if len(value) > MAX_SCOPE_ENV:
+        raise RlmError(
+            f"{len(scope.get('read', [])):,} named inputs are too many to pass to a sub-agent "
+            "process without a workspace: give -w DIR (its ledger carries them), or name "
+            "their folders instead of each file"
+        )
+    return value
+
+
+MAX_SCOPE_ENV = 100_000  # characters; Linux's limit for one variable is 131,072 bytes
 
 
 def _scope_env() -> dict[str, list[str]]:

@@ -10,14 +10,13 @@ folder), -o and -w inside the workspace, and install-skill is refused.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import click
 
-from rlm_cli.calls.depth import Tree
+from rlm_cli.calls.depth import Tree, record_inputs
 from rlm_cli.calls.ledger import Budget
 from rlm_cli.cli.failures import CliError
 from rlm_cli.errors import RlmError
@@ -52,7 +51,7 @@ def confine(command: str, params: dict[str, Any]) -> None:
     """Record a root's inputs as its scope, or refuse a sub-agent's paths outside the scope."""
     tree = Tree.from_env(params.get("max_depth"))
     if not tree.is_child:
-        os.environ["RLM_SCOPE"] = json.dumps({"read": resolved(_reads(params))})
+        record_inputs(resolved(_reads(params)))
         return
     tree.inherit(Budget(), quiet=True)
     if command in CALLING:

@@ -186,7 +186,7 @@ check_eval() {
     | select(.error | test("cut at the output limit twice") | not)' ev/results.jsonl >/dev/null; } \
     || { cat eval.err >&2; fail "eval exited $rc"; }
   [[ "$(wc -l <ev/results.jsonl)" -eq 2 ]] || fail "eval: expected 2 trials in results.jsonl"
-  ls ev/*.svg ev/*.png >/dev/null 2>&1 || fail "eval: no chart in ev/"
+  compgen -G 'ev/*.svg' >/dev/null || compgen -G 'ev/*.png' >/dev/null || fail "eval: no chart in ev/"
   pass "eval (exit $rc): $(jq -c '{method, status, score, calls}' ev/results.jsonl | tr '\n' ' ')"
 }
 
