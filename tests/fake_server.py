@@ -159,6 +159,7 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.end_headers()
+        self._call_done()
         self.wfile.write(raw)
 
     def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
@@ -175,6 +176,7 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
     def _drop(self) -> None:
         """Close the connection without a response, as a dropped connection does."""
         self.close_connection = True
+        self._call_done()
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
 
@@ -252,6 +254,7 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
             api.max_in_flight = max(api.max_in_flight, api.stats["in_flight"])
             api.requests.append(record)
             hold = cfg.hold_after is not None and api.stats["answered"] >= cfg.hold_after
+        self.in_flight = True
         try:
             if hold:
                 api.released.wait()
@@ -260,8 +263,15 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
             record["status"] = self._reply(body, system, user, tokens)
         finally:
             record["end"] = time.time()
-            with api.lock:
-                api.stats["in_flight"] -= 1
+            self._call_done()
+
+    def _call_done(self) -> None:
+        """The Messages call is no longer in flight: called before its last byte is sent,
+        since the client may send its next request as soon as that byte arrives."""
+        if getattr(self, "in_flight", False):
+            self.in_flight = False
+            with self.api.lock:
+                self.api.stats["in_flight"] -= 1
 
     def _reply(self, body: dict[str, Any], system: str, user: str, tokens: int) -> int | str:
         """Answer, fail or drop; returns what happened, for the request log."""
@@ -325,6 +335,7 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
         event("ping", {"type": "ping"})
         if broken:
             error = {"type": "overloaded_error", "message": "injected mid-stream overload"}
+            self._call_done()
             event("error", {"type": "error", "error": error})
             self.wfile.write(b"0\r\n\r\n")
             return
@@ -356,6 +367,7 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
                 "usage": {"output_tokens": usage["output_tokens"]},
             },
         )
+        self._call_done()
         event("message_stop", {"type": "message_stop"})
         self.wfile.write(b"0\r\n\r\n")
 

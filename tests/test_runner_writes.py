@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
 
 from rlm_cli.calls.backends.fake import FakeBackend
 from rlm_cli.calls.backends.protocol import CallError, Request
-from rlm_cli.calls.runner import Job, Outcome, Runner, Settings
+from rlm_cli.calls.runner import Job, Outcome, Runner, Settings, cached
 from rlm_cli.errors import RlmError
+from rlm_cli.workspace import sha256
 
 
 async def answer(request: Request) -> str:
@@ -66,3 +68,20 @@ def test_a_fatal_error_keeps_the_answers_already_received(tmp_path: Path) -> Non
         asyncio.run(Runner(FakeBackend(answer), settings).run(jobs(tmp_path, ["a", "b", "fatal"])))
     assert (tmp_path / "results" / "c0.md").read_text() == "answer to a"
     assert (tmp_path / "results" / "c1.md").read_text() == "answer to b"
+
+
+def test_an_answer_that_does_not_match_its_records_hash_is_asked_again(tmp_path: Path) -> None:
+    # Results are written without fsync: after a power cut an answer file can be empty or
+    # torn while its record survives. The record's hash of the answer tells them apart.
+    settings = Settings(model="claude-test", max_tokens=10, concurrency=2)
+    given = jobs(tmp_path, ["a", "b"])
+    asyncio.run(Runner(FakeBackend(answer), settings).run(given))
+    assert all(cached(j) is not None for j in given)
+    record = json.loads((tmp_path / "results" / "c0.json").read_text())
+    assert record["answer_sha256"] == sha256("answer to a")
+    (tmp_path / "results" / "c0.md").write_text("")  # torn
+    assert cached(given[0]) is None and cached(given[1]) is not None
+    backend = FakeBackend(answer)
+    asyncio.run(Runner(backend, settings).run([j for j in given if cached(j) is None]))
+    assert [r.user for r in backend.requests] == ["a"]
+    assert cached(given[0]).text == "answer to a"
