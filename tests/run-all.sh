@@ -5,9 +5,15 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 python=${PYTHON:-python3}
+# npm's install (bats, Claude Code) runs beside pip's; both must succeed.
+(cd tests && npm ci --no-audit --no-fund --loglevel=error) &
+npm_pid=$!
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
-(cd tests && npm ci --no-audit --no-fund --loglevel=error)
+wait "$npm_pid" || {
+  echo "npm ci in tests/ failed (see above): the bats and Claude Code tests need it" >&2
+  exit 1
+}
 # The report tests render HTML in headless Chromium (Debian's package; CI runs as root).
 if [ ! -x /usr/bin/chromium ]; then
   echo "== installing chromium (for tests/test_report.py)"
