@@ -71,6 +71,7 @@ class LazyBackend:
         self.supports_tools = known.supports_tools
         self.supports_batches = known.supports_batches
         self.supports_count_tokens = known.supports_count_tokens
+        self.runs_sessions = known.runs_sessions
         self.tree = tree or Tree()
         self._backend: Backend | None = None
 

@@ -292,7 +292,7 @@ class Runner:
         est_tokens = est_in + request.max_tokens
         est_cost = estimated_cost(s.model, est_in, request.max_tokens, self.ledger)
         extra: dict[str, Any] = {}
-        session = getattr(self.backend, "name", "") == "claude-code"  # a process, many turns
+        session = self.backend.runs_sessions  # a process of many turns (claude -p)
         if session:
             extra["reserve"] = "claude-agent" if self.tree.children_may_delegate else "claude-leaf"
             default = CLAUDE_AGENT if self.tree.children_may_delegate else CLAUDE_LEAF

@@ -120,7 +120,7 @@ def make_calls(
 
     backend = choose(backend)
     model = model or BACKENDS[backend].default_model
-    if backend == "anthropic":
+    if BACKENDS[backend].calls_endpoint:
         check_price(model, price, max_cost)
         if concurrency is None or max_output is None:
             from rlm_cli.calls.windows import local_settings

@@ -19,6 +19,8 @@ class Capabilities:
     supports_tools: ClassVar[bool] = False  # tool-using loops (solve, --agentic)
     supports_batches: ClassVar[bool] = False  # the Message Batches API (map --batch)
     supports_count_tokens: ClassVar[bool] = False  # exact input counts (--dry-run --exact)
+    calls_endpoint: ClassVar[bool] = False  # calls ANTHROPIC_BASE_URL itself: price, engine probe
+    runs_sessions: ClassVar[bool] = False  # a call is a process of many turns (booked up front)
 
 
 class MessagesApi(Capabilities):
@@ -29,6 +31,7 @@ class MessagesApi(Capabilities):
     supports_tools = True
     supports_batches = True
     supports_count_tokens = True
+    calls_endpoint = True
 
 
 class ClaudeCode(Capabilities):
@@ -36,6 +39,7 @@ class ClaudeCode(Capabilities):
 
     name = "claude-code"
     default_model = "haiku"
+    runs_sessions = True
 
 
 BACKENDS: dict[str, type[Capabilities]] = {b.name: b for b in (MessagesApi, ClaudeCode)}

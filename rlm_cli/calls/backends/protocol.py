@@ -119,6 +119,7 @@ class Backend(Protocol):
     supports_tools: bool
     supports_batches: bool
     supports_count_tokens: bool
+    runs_sessions: bool
 
     async def call(self, request: Request, timeout: float) -> Response: ...
 
