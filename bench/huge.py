@@ -142,6 +142,7 @@ def bench_fanout() -> dict:
     """`rlm-sub map -j 64` over 10,000 small chunks with 1 s latency: ideal / span."""
     src, ws = OUT / "fanout-input", OUT / "fanout-ws"
     src.mkdir(exist_ok=True)
+    shutil.rmtree(ws, ignore_errors=True)  # answers cached by an earlier run would be reused
     write_log(src / "app.log", int(FANOUT_CALLS * 200 * 3 * 0.9))  # ~10,000 chunks of 200
     run([RLM, "chunk", str(src / "app.log"), "-w", str(ws), "--chunk-tokens", "200", "-q"])
     with fake_server(LATENCY) as url:

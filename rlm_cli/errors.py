@@ -33,3 +33,7 @@ class RlmError(Exception):
         super().__init__(message)
         self.message = message
         self.exit_code = exit_code
+
+    def __reduce__(self) -> tuple[type, tuple[str, int]]:
+        """Pickled whole (message and exit code): a staging process hands its error back."""
+        return type(self), (self.message, self.exit_code)

@@ -77,6 +77,20 @@ def atomic_write(path: Path, data: str | bytes, durable: bool = True) -> None:
     file would dominate the time.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = write_temp(path, data, durable)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_temp(path: Path, data: str | bytes, durable: bool = True) -> Path:
+    """Write data to a new temporary file beside path (in path's folder); return its path.
+
+    Renaming it over path publishes it whole. Its name carries this process's pid, so a
+    workspace opened after the writer died deletes it.
+    """
     raw = data.encode("utf-8") if isinstance(data, str) else data
     tmp = path.parent / f".{path.name}.{os.getpid()}.{next(_serial)}.tmp"
     try:
@@ -97,14 +111,12 @@ def atomic_write(path: Path, data: str | bytes, durable: bool = True) -> None:
                 written += os.write(fd, view[written:])
         if durable:
             os.fsync(fd)
-        os.close(fd)
-        fd = -1
-        os.replace(tmp, path)
     except BaseException:
-        if fd >= 0:
-            os.close(fd)
+        os.close(fd)
         tmp.unlink(missing_ok=True)
         raise
+    os.close(fd)
+    return tmp
 
 
 _serial = itertools.count()  # temp-file names unique within this process (threads included)

@@ -205,28 +205,3 @@ def test_every_file_a_run_skipped_is_named_in_the_answer_and_in_json(fake_api, t
     assert "2 input file(s) not read" in r.stderr
 
 
-def test_a_packer_that_stops_early_leaves_no_spool_copies_and_stops_the_reader(tmp_path: Path):
-    """Read-ahead: files read but never packed are released (spool copies deleted)."""
-    import threading
-
-    from rlm_cli.inputs.staging import READ_AHEAD, _read_ahead
-
-    made: list[Path] = []
-
-    def spooled():
-        for i in range(READ_AHEAD * 4):
-            spool = tmp_path / f".stdin.{i}.spool"
-            spool.write_text("x\n")
-            made.append(spool)
-            source = SourceFile(f"pipe{i}", None, 2, file=spool)
-            source.spool = True
-            yield source
-
-    reading = _read_ahead(spooled())
-    first = next(reading)
-    reading.close()  # as when packing fails: the packer leaves without reading the rest
-    for reader in [t for t in threading.enumerate() if t.name == "rlm-read-ahead"]:
-        reader.join(timeout=30)
-        assert not reader.is_alive()
-    assert len(made) < READ_AHEAD * 4  # the reader stopped early
-    assert [p for p in made if p.exists()] == [first.file]  # the packer's own one is its to release

@@ -146,12 +146,14 @@ def stage_inputs(
     ignore_in_git(workspace)
     skipped = f", skipped {s.skipped} (see manifest.json)" if s.skipped else ""
     excluded = f", excluded {s.excluded}" if s.excluded else ""
+    processes = f" ({s.processes} processes)" if s.processes > 1 else ""
     reporter.info(
         f"chunk: {plural(s.files, 'file')} ({human(s.bytes)}B, ~{human(s.tokens)} tokens) -> "
         f"{plural(s.chunks, 'chunk')} of <= {staging.chunk_tokens:,} tokens{skipped}{excluded}; "
-        f"{s.seconds:.1f}s; in {workspace}"
+        f"{s.seconds:.1f}s{processes}; in {workspace}"
     )
     for f in manifest["files"]:
         if f.get("note"):
             reporter.warn(f"{f['path']}: {f['note']}")
-    return {"workspace": str(workspace), **{k: v for k, v in vars(s).items() if k != "seconds"}}
+    figures = {k: v for k, v in vars(s).items() if k not in ("seconds", "processes")}
+    return {"workspace": str(workspace), **figures}

@@ -125,82 +125,111 @@ def check_paths(paths: list[str]) -> None:
         raise RlmError("path not found: " + ", ".join(missing))
 
 
-def iter_sources(paths: list[str], filters: Filters, report: Report) -> Iterator[SourceFile]:
-    """Yield every readable text file under the given paths, in a stable order.
+class Entry:
+    """One input as listed, before it is read: where it is (None: stdin), its name, its stat.
 
-    Size limits apply only to files found by walking a directory: a file (or stdin) the
-    user named is read whatever its size.
+    limit is the size over which it is skipped: set for walked files, None for named ones.
+    """
+
+    __slots__ = ("limit", "name", "path", "st")
+
+    def __init__(
+        self, path: str | Path | None, name: str, limit: int | None, st: os.stat_result | None
+    ) -> None:
+        self.path, self.name, self.limit, self.st = path, name, limit, st
+
+    @property
+    def regular(self) -> bool:
+        """A plain file whose size is known (not stdin, a pipe, a device or a missing file)."""
+        return self.st is not None and stat.S_ISREG(self.st.st_mode)
+
+    @property
+    def size(self) -> int:
+        return self.st.st_size if self.regular else 0  # type: ignore[union-attr]
+
+
+def iter_entries(paths: list[str], filters: Filters, report: Report) -> Iterator[Entry]:
+    """Every input the paths name, in a stable order, stat'ed but not read.
+
+    Size limits apply only to files found by walking a directory (limit is set): a file
+    (or stdin, '-') the user named is read whatever its size.
     """
     check_paths(paths)
     for arg in paths:
         if arg == "-":
-            source = _spooled(sys.stdin.buffer, STDIN_NAME, filters.spool_dir, report)
-            if source:
-                yield source
+            yield Entry(None, STDIN_NAME, None, None)
             continue
         try:
             st: os.stat_result | None = os.stat(arg)
         except OSError:
-            st = None  # _read_file stats it again and records why it cannot be read
+            st = None  # read_entry stats it again and records why it cannot be read
         if st is not None and stat.S_ISDIR(st.st_mode):
             for path, display in list_dir(arg, filters, report):
-                yield from _read_file(path, display, filters.max_file_bytes, report)
+                yield Entry(path, display, filters.max_file_bytes, _lstat(path))
         else:
-            yield from _read_file(arg, _display(arg), None, report, filters.spool_dir, st)
+            yield Entry(arg, _display(arg), None, st)
+
+
+def _lstat(path: str | Path) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except OSError:
+        return None  # read_entry stats it again and records why
+
+
+def iter_sources(paths: list[str], filters: Filters, report: Report) -> Iterator[SourceFile]:
+    """Yield every readable text file under the given paths, in a stable order."""
+    for entry in iter_entries(paths, filters, report):
+        source = read_entry(entry, report, filters.spool_dir)
+        if source:
+            yield source
 
 
 def _display(path: str) -> str:
     return os.path.normpath(path).replace(os.sep, "/")
 
 
-def _read_file(
-    path: str | Path,
-    name: str,
-    limit: int | None,
-    report: Report,
-    spool_dir: Path | None = None,
-    known: os.stat_result | None = None,
-) -> Iterator[SourceFile]:
-    """Read one file, recording a skip instead of failing when it cannot be used.
+def read_entry(entry: Entry, report: Report, spool_dir: Path | None = None) -> SourceFile | None:
+    """Read one input, recording a skip instead of failing when it cannot be used.
 
-    limit is None for a file the user named: it is read whatever its size, and a named
-    pipe (say, `<(git log)`) is read like stdin. known: its stat, when already taken.
+    A walked file over its limit is skipped; a named pipe (say, `<(git log)`) or stdin is
+    read like stdin, spooled to spool_dir when large.
     """
-    display = shown(name)
+    if entry.path is None:
+        return _spooled(sys.stdin.buffer, STDIN_NAME, spool_dir, report)
+    path, limit = entry.path, entry.limit
+    display = shown(entry.name)
     try:
-        st = known or (os.stat(path) if limit is None else os.lstat(path))
+        st = entry.st or (os.stat(path) if limit is None else os.lstat(path))
         if stat.S_ISLNK(st.st_mode):
             report.skip(display, "symlink (not followed)")
-            return
+            return None
         if limit is None and (stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode)):
             with open(path, "rb") as stream:
-                source = _spooled(stream, display, spool_dir, report)
-            if source:
-                yield source
-            return
+                return _spooled(stream, display, spool_dir, report)
         if stat.S_ISDIR(st.st_mode):
             report.skip(display, "a directory in git's list (a submodule?); name it to read it")
-            return
+            return None
         if not stat.S_ISREG(st.st_mode):
             report.skip(display, "not a regular file")
-            return
+            return None
         if limit is not None and st.st_size > limit:
             report.skip(
                 display,
                 f"too large ({st.st_size:,} bytes > {limit:,}; raise --max-file-bytes "
                 "to include it, or name the file)",
             )
-            return
+            return None
         if st.st_size <= SLURP_BYTES:
             source = _in_memory(display, _slurp(path, st.st_size), report)
         else:
             source = _streamed(Path(path), display, st.st_size, report)
     except OSError as e:
         report.skip(display, f"unreadable: {e.strerror or e}")
-        return
+        return None
     if source:
-        source.raw = raw_name(name)
-        yield source
+        source.raw = raw_name(entry.name)
+    return source
 
 
 def _slurp(path: str | Path, size: int) -> bytes:

@@ -1,27 +1,36 @@
-"""Staging: walk inputs, pack them into chunks, write chunk files and manifest.json."""
+"""Staging: list inputs, pack them into chunks, write chunk files and manifest.json.
+
+Large inputs are packed in segments of about SEGMENT_BYTES, several at once in forked
+processes. Segments end at file boundaries and are the same whatever the number of
+processes, so the same inputs always give the same chunks.
+"""
 
 from __future__ import annotations
 
 import json
-import threading
+import os
 import time
-from collections import deque
-from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from queue import Empty, Queue
 from typing import Any
 
 from rlm_cli.errors import RlmError
 from rlm_cli.inputs.chunking import MIN_CHUNK_TOKENS, pack
-from rlm_cli.inputs.sources import Filters, Report, SourceFile, iter_sources, release
+from rlm_cli.inputs.forked import in_processes, process_count
+from rlm_cli.inputs.sources import (
+    Entry,
+    Filters,
+    Report,
+    SourceFile,
+    iter_entries,
+    read_entry,
+    release,
+)
 from rlm_cli.progress import plural
-from rlm_cli.workspace import MANIFEST_VERSION, Workspace, atomic_write, sha256
+from rlm_cli.workspace import MANIFEST_VERSION, Workspace, atomic_write, sha256, write_temp
 
-WRITERS = 4  # threads writing chunk files
-READ_AHEAD = 16  # files read ahead of the packer (each at most 4 MiB held whole)
-MAX_PENDING_WRITES = 32
+SEGMENT_BYTES = 8 * 1024 * 1024  # a segment ends after the file that reaches this size
 
 
 @dataclass
@@ -35,6 +44,16 @@ class StageSummary:
     skipped: int
     excluded: int
     seconds: float
+    processes: int = 1
+
+
+@dataclass
+class Packed:
+    """One segment packed: its files' manifest entries, its chunks, and what it skipped."""
+
+    files: list[dict[str, Any]] = field(default_factory=list)
+    chunks: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
 
 
 def stage(
@@ -59,9 +78,22 @@ def stage(
         "gitignore": filters.gitignore,
         "max_file_bytes": filters.max_file_bytes,
     }
-    sources = _read_ahead(_unique(iter_sources(paths, filters, report)))
-    manifest = stage_sources(workspace, sources, paths, settings, report)
-    files, chunks = manifest["files"], manifest["chunks"]
+    segments = _segments(list(_unique(iter_entries(paths, filters, report))))
+    # stdin and pipes are read once, in order, by this process
+    streams = any(not e.regular for segment in segments for e in segment)
+    processes = 1 if streams else min(process_count(), len(segments))
+    workspace.chunks_dir.mkdir(parents=True, exist_ok=True)
+    if processes == 1:
+        chunks: list[dict[str, Any]] = []
+        files: list[dict[str, Any]] = []
+        for segment in segments:
+            packed = _pack_entries(workspace, segment, settings, len(chunks), filters.spool_dir)
+            files += packed.files
+            chunks += packed.chunks
+            report.skipped += packed.skipped
+    else:
+        files, chunks = _stage_in_processes(workspace, segments, settings, report, processes)
+    manifest = write_manifest(workspace, paths, settings, report, files, chunks)
     summary = StageSummary(
         files=len(files),
         bytes=sum(f["bytes"] for f in files),
@@ -70,19 +102,90 @@ def stage(
         skipped=len(report.skipped),
         excluded=sum(report.excluded.values()),
         seconds=time.monotonic() - started,
+        processes=processes,
     )
     return manifest, summary
 
 
-def stage_sources(
+def _segments(entries: list[Entry]) -> list[list[Entry]]:
+    """The entries in runs of about SEGMENT_BYTES, each ending at a file boundary."""
+    segments: list[list[Entry]] = [[]]
+    size = 0
+    for entry in entries:
+        if size >= SEGMENT_BYTES:
+            segments.append([])
+            size = 0
+        segments[-1].append(entry)
+        size += entry.size
+    return segments
+
+
+def _stage_in_processes(
     workspace: Workspace,
-    sources: Iterable[SourceFile],
-    inputs: list[str],
+    segments: list[list[Entry]],
     settings: dict[str, Any],
     report: Report,
-) -> dict[str, Any]:
-    """Pack sources into chunk files and write the manifest; settings hold the chunk budget."""
+    processes: int,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Pack segments in parallel into temporary chunk files, then number them in order."""
+
+    def work(k: int) -> Packed:
+        return _pack_entries(workspace, segments[k], settings, None, None, f"s{k:05d}")
+
+    done = in_processes(range(len(segments)), processes, work)
     files: list[dict[str, Any]] = []
+    chunks: list[dict[str, Any]] = []
+    for k in range(len(segments)):
+        packed = done.pop(k)
+        for chunk in packed.chunks:
+            chunk_id = _chunk_id(len(chunks))
+            os.replace(workspace.chunks_dir / chunk["id"], workspace.chunk_path(chunk_id))
+            chunks.append({**chunk, "id": chunk_id})
+        files += packed.files
+        report.skipped += packed.skipped
+    return files, chunks
+
+
+def _chunk_id(index: int) -> str:
+    return f"c{index + 1:04d}"
+
+
+def _pack_entries(
+    workspace: Workspace,
+    entries: list[Entry],
+    settings: dict[str, Any],
+    first: int | None,
+    spool_dir: Path | None,
+    temp_prefix: str = "",
+) -> Packed:
+    """Read and pack one segment's entries into chunk files.
+
+    first: the index of its first chunk, whose files are then written under their final
+    names; None (a parallel segment) writes temporary files, named in the chunk entries.
+    """
+    report = Report()
+    sources = (s for e in entries if (s := read_entry(e, report, spool_dir)) is not None)
+
+    def write(index: int, data: bytes) -> str:
+        if first is not None:
+            chunk_id = _chunk_id(first + index)
+            atomic_write(workspace.chunk_path(chunk_id), data, durable=False)
+            return chunk_id
+        return write_temp(workspace.chunks_dir / f"{temp_prefix}-{index}", data, False).name
+
+    packed = pack_sources(sources, settings, write)
+    packed.skipped = report.skipped
+    return packed
+
+
+def pack_sources(
+    sources: Iterable[SourceFile], settings: dict[str, Any], write: Callable[[int, bytes], str]
+) -> Packed:
+    """Pack sources into chunks, each stored by write(index, data), which returns its id.
+
+    Chunk files are written without fsync: they are cheap to stage again.
+    """
+    packed = Packed()
 
     def recorded(sources: Iterable[SourceFile]) -> Iterator[SourceFile]:
         for s in sources:
@@ -95,21 +198,45 @@ def stage_sources(
                 release(s)
             if s.note:
                 entry["note"] = s.note
-            files.append(entry)
+            packed.files.append(entry)
 
+    chunks = pack(recorded(sources), settings["chunk_tokens"], settings["per_file"])
+    for index, chunk in enumerate(chunks):
+        chunk_id = write(index, chunk.data)
+        packed.chunks.append(
+            {"id": chunk_id, "tokens": chunk.tokens, "hash": sha256(chunk.data),
+             "sources": chunk.sources}
+        )  # fmt: skip
+    return packed
+
+
+def stage_sources(
+    workspace: Workspace,
+    sources: Iterable[SourceFile],
+    inputs: list[str],
+    settings: dict[str, Any],
+    report: Report,
+) -> dict[str, Any]:
+    """Pack sources already read into chunk files and write the manifest."""
     workspace.chunks_dir.mkdir(parents=True, exist_ok=True)
-    chunks = []
-    pending: deque[tuple[dict[str, Any], Future[str]]] = deque()
-    with ThreadPoolExecutor(WRITERS) as pool:  # file creation waits; the packer does not
-        for chunk in pack(recorded(sources), settings["chunk_tokens"], settings["per_file"]):
-            entry = {"id": chunk.id, "tokens": chunk.tokens, "hash": "", "sources": chunk.sources}
-            chunks.append(entry)
-            pending.append((entry, pool.submit(_write, workspace.chunk_path(chunk.id), chunk.data)))
-            while len(pending) > MAX_PENDING_WRITES:  # at most this many chunks held in memory
-                done, future = pending.popleft()
-                done["hash"] = future.result()
-        for done, future in pending:
-            done["hash"] = future.result()
+
+    def write(index: int, data: bytes) -> str:
+        atomic_write(workspace.chunk_path(_chunk_id(index)), data, durable=False)
+        return _chunk_id(index)
+
+    packed = pack_sources(sources, settings, write)
+    return write_manifest(workspace, inputs, settings, report, packed.files, packed.chunks)
+
+
+def write_manifest(
+    workspace: Workspace,
+    inputs: list[str],
+    settings: dict[str, Any],
+    report: Report,
+    files: list[dict[str, Any]],
+    chunks: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Remove chunk files of an earlier staging and write manifest.json (refused if empty)."""
     if not chunks:
         raise RlmError(_nothing_found(inputs, report))
     keep = {f"{c['id']}.txt" for c in chunks}
@@ -131,70 +258,13 @@ def stage_sources(
     return manifest
 
 
-def _write(path: Path, data: bytes) -> str:
-    """Write one chunk file (no fsync: chunks are cheap to restage) and return its hash."""
-    atomic_write(path, data, durable=False)
-    return sha256(data)
-
-
-def _read_ahead(sources: Iterator[SourceFile]) -> Iterator[SourceFile]:
-    """The sources, read by a thread up to READ_AHEAD files ahead of the packer.
-
-    Opening and reading files waits on the system, and the packer works meanwhile. Skips
-    and exclusions are still recorded in the walk's own order, by that one thread. If
-    the packer stops early (an error, Ctrl-C), it does not wait for the reader, which may
-    be blocked on a pipe: the reader stops after its current file, and whichever side
-    takes a file left in the queue deletes its spool copy.
-    """
-    queue: Queue[tuple[SourceFile | None, BaseException | None]] = Queue(READ_AHEAD)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for source in sources:
-                if stop.is_set():
-                    release(source)
-                    return
-                queue.put((source, None))
-                if stop.is_set():  # the packer left while this was being put
-                    _drop(queue)
-                    return
-            queue.put((None, None))
-        except BaseException as e:  # handed to the packer's thread, which raises it
-            queue.put((None, e))
-
-    threading.Thread(target=produce, name="rlm-read-ahead", daemon=True).start()
-    try:
-        while True:
-            source, error = queue.get()
-            if error is not None:
-                raise error
-            if source is None:
-                return
-            yield source
-    finally:
-        stop.set()
-        _drop(queue)
-
-
-def _drop(queue: Queue[tuple[SourceFile | None, BaseException | None]]) -> None:
-    """Empty the queue without waiting, deleting the spool copies of unread pipes."""
-    while True:
-        try:
-            source, _ = queue.get_nowait()
-        except Empty:
-            return
-        if source is not None:
-            release(source)
-
-
-def _unique(sources):
+def _unique(entries: Iterable[Entry]) -> Iterator[Entry]:
     """Drop a file named twice (say, a directory and a file inside it)."""
     seen: set[str] = set()
-    for s in sources:
-        if s.path not in seen:
-            seen.add(s.path)
-            yield s
+    for e in entries:
+        if e.name not in seen:
+            seen.add(e.name)
+            yield e
 
 
 def _nothing_found(paths: list[str], report: Report) -> str:
