@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import pickle
 import signal
@@ -35,6 +36,7 @@ def in_processes(jobs: Sequence[int], processes: int, work: Callable[[int], T]) 
     its jobs are done; an error in any process is raised here, after every child has ended.
     """
     children: list[tuple[int, int]] = []  # (pid, read end of its pipe)
+    gc.freeze()  # a child's collections then leave the parent's objects (and their pages) alone
     try:
         for worker in range(1, processes):
             read_end, write_end = os.pipe()
