@@ -270,3 +270,24 @@ def test_invented_quotes_are_dropped_and_free_text_is_marked_unverified(
     answer = json.loads(r.stdout)["answer"]
     assert answer.startswith("I think there is a needle somewhere around here.")  # kept, marked
     assert "Unverified: 1 answer(s)" in answer and "Dropped: 1 quote(s)" in answer
+
+
+def test_findings_that_share_the_tasks_words_lead_the_list_and_survive_its_limit():
+    from rlm_cli.steps.evidence import FOOTER_LIMIT, footer
+
+    noise = [
+        {"path": "log.txt", "line": n, "quote": f"a small boat drifted past the mill {n}"}
+        for n in range(1, FOOTER_LIMIT + 20)
+    ]
+    needle = {"path": "log.txt", "line": 900, "quote": "The special magic number for the frozen grove is 1309662."}  # fmt: skip
+    text = footer([*noise, needle], [], 0, "What is the special magic number for the frozen grove?")
+    listed = [line for line in text.splitlines() if line.startswith("- log.txt:")]
+    assert listed[0] == '- log.txt:900: "The special magic number for the frozen grove is 1309662."'
+    assert listed[1:4] == [
+        f'- log.txt:{n}: "a small boat drifted past the mill {n}"' for n in (1, 2, 3)
+    ]
+    assert "those sharing the most words with the task first" in text
+    assert "... and 20 more in final.evidence.json" in text
+    # without a task, input order, and the same limit: the last finding is not listed
+    plain = footer([*noise, needle], [], 0)
+    assert "log.txt:900" not in plain and "sharing the most words" not in plain

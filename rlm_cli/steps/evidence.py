@@ -42,6 +42,15 @@ NOTHING_RE = re.compile(
 )
 WORD_RE = re.compile(r"[a-z0-9]+")
 CITATION_RE = re.compile(r"[\w./-]+:\d+")
+# Words too common to tell which findings bear on a question.
+COMMON_WORDS = frozenset(
+    WORD_RE.findall(
+        "the and for are was were what which who whom whose when where why how that this these "
+        "those with from into onto than then there their they them its has have had does did "
+        "not any all can could should would will shall may might must about each every some "
+        "such find list give show tell name input part parts file files line lines text"
+    )
+)
 
 
 def _quote_of(rest: str) -> tuple[str | None, str]:
@@ -223,14 +232,39 @@ def cite(finding: dict[str, Any]) -> str:
     return f'{finding["path"]}:{finding["line"]}: "{finding["quote"]}"{claim}'
 
 
-def footer(findings: list[dict[str, Any]], unverified: list[str], rejected: int) -> str:
-    """What code checked behind the answer, written under it (never by the model)."""
+def _words(text: str) -> set[str]:
+    return {w for w in WORD_RE.findall(text.lower()) if len(w) > 2 and w not in COMMON_WORDS}
+
+
+def ranked(findings: list[dict[str, Any]], task: str) -> list[dict[str, Any]]:
+    """Findings sharing the most words with the task first, else in input order.
+
+    Located evidence is any input line an answer repeated, so a small model's answers bring
+    filler too; the line that bears on the question should lead, and survive FOOTER_LIMIT.
+    """
+    asked = _words(task)
+    if not asked:
+        return findings
+    shared = [len(asked & _words(f"{f['quote']} {f.get('claim', '')}")) for f in findings]
+    order = sorted(range(len(findings)), key=lambda i: -shared[i])  # stable: ties keep order
+    return [findings[i] for i in order]
+
+
+def footer(
+    findings: list[dict[str, Any]], unverified: list[str], rejected: int, task: str = ""
+) -> str:
+    """What code checked behind the answer, written under it (never by the model).
+
+    With a task, the findings that share the most words with it are listed first.
+    """
     lines = ["", "---"]
     if findings:
+        order = " (those sharing the most words with the task first)" if _words(task) else ""
         lines.append(
             f"Evidence checked by rlm-sub: {len(findings)} quote(s), each found at its PATH:LINE "
-            "in the input:"
+            f"in the input{order}:"
         )
+        findings = ranked(findings, task)
         lines += [
             f"- {cite(f)}" + (" (from an answer cut at --max-output)" if f.get("cut") else "")
             for f in findings[:FOOTER_LIMIT]

@@ -367,7 +367,9 @@ async def reduce_step(
         text = prompts.NO_SYNTHESIS.format(why=e.message)
     summary.unverified = [i.label for i in items if i.status == "unverified"]
     summary.rejected = sum(i.rejected for i in items)
-    text = text.rstrip() + "\n" + footer(summary.evidence, summary.unverified, summary.rejected)
+    text = (
+        text.rstrip() + "\n" + footer(summary.evidence, summary.unverified, summary.rejected, task)
+    )
     write_json(
         ws.root / "final.evidence.json",
         {"findings": summary.evidence, "unverified": summary.unverified,
