@@ -203,5 +203,3 @@ def test_every_file_a_run_skipped_is_named_in_the_answer_and_in_json(fake_api, t
     assert "2 input file(s) were not read" in note
     assert "- huge.log: too large" in note and "- blob.bin: binary" in note
     assert "2 input file(s) not read" in r.stderr
-
-
