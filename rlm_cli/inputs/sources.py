@@ -145,7 +145,9 @@ class Entry:
 
     @property
     def size(self) -> int:
-        return self.st.st_size if self.regular else 0  # type: ignore[union-attr]
+        """Its size in bytes as listed; 0 when unknown (stdin, a pipe)."""
+        st = self.st
+        return st.st_size if st is not None and stat.S_ISREG(st.st_mode) else 0
 
 
 def iter_entries(paths: list[str], filters: Filters, report: Report) -> Iterator[Entry]:
