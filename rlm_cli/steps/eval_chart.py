@@ -75,7 +75,9 @@ def chart(lines: list[dict[str, Any]], title: str) -> str:
     )
     cols = min(len(tasks), 3) or 1
     rows = math.ceil(len(tasks) / cols) or 1
-    width, height = cols * (PANEL_W + PAD) + PAD, rows * (PANEL_H + 2 * PAD) + 60
+    found = any("map_score" in line for line in lines)
+    top = 78 if found else 60  # the dashed line's legend gets a row of its own: one panel is narrow
+    width, height = cols * (PANEL_W + PAD) + PAD, rows * (PANEL_H + 2 * PAD) + top
     svg = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
@@ -89,18 +91,17 @@ def chart(lines: list[dict[str, Any]], title: str) -> str:
             f'<line x1="{x}" y1="42" x2="{x + 24}" y2="42" stroke="{colour}" stroke-width="3"/>'
         )
         svg.append(f'<text x="{x + 30}" y="46">{escape(method)}</text>')
-    if any("map_score" in line for line in lines):
-        x = PAD + len(methods) * 110
+    if found:
         svg.append(
-            f'<line x1="{x}" y1="42" x2="{x + 24}" y2="42" stroke="#2471a3" stroke-width="2" '
+            f'<line x1="{PAD}" y1="60" x2="{PAD + 24}" y2="60" stroke="#2471a3" stroke-width="2" '
             'stroke-dasharray="5,4"/>'
         )
         svg.append(
-            f'<text x="{x + 30}" y="46">run: what the sub-agents found, before synthesis</text>'
+            f'<text x="{PAD + 30}" y="64">run: what the sub-agents found, before synthesis</text>'
         )
     for n, task in enumerate(tasks):
         ox = PAD + (n % cols) * (PANEL_W + PAD)
-        oy = 60 + (n // cols) * (PANEL_H + 2 * PAD) + PAD // 2
+        oy = top + (n // cols) * (PANEL_H + 2 * PAD) + PAD // 2
         svg.extend(_panel([line for line in lines if line["task"] == task], task, ox, oy, methods))
     svg.append("</svg>")
     return "\n".join(svg) + "\n"
