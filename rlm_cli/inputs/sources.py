@@ -129,25 +129,22 @@ class Entry:
     """One input as listed, before it is read: where it is (None: stdin), its name, its stat.
 
     limit is the size over which it is skipped: set for walked files, None for named ones.
+    Only the stat's mode and size are kept (a tree of a million files is listed whole).
     """
 
-    __slots__ = ("limit", "name", "path", "st")
+    __slots__ = ("limit", "mode", "name", "path", "size")
 
     def __init__(
         self, path: str | Path | None, name: str, limit: int | None, st: os.stat_result | None
     ) -> None:
-        self.path, self.name, self.limit, self.st = path, name, limit, st
+        self.path, self.name, self.limit = path, name, limit
+        self.mode = st.st_mode if st is not None else None  # None: not stat'ed yet, or stdin
+        self.size = st.st_size if st is not None and stat.S_ISREG(st.st_mode) else 0
 
     @property
     def regular(self) -> bool:
         """A plain file whose size is known (not stdin, a pipe, a device or a missing file)."""
-        return self.st is not None and stat.S_ISREG(self.st.st_mode)
-
-    @property
-    def size(self) -> int:
-        """Its size in bytes as listed; 0 when unknown (stdin, a pipe)."""
-        st = self.st
-        return st.st_size if st is not None and stat.S_ISREG(st.st_mode) else 0
+        return self.mode is not None and stat.S_ISREG(self.mode)
 
 
 def iter_entries(paths: list[str], filters: Filters, report: Report) -> Iterator[Entry]:
@@ -202,30 +199,33 @@ def read_entry(entry: Entry, report: Report, spool_dir: Path | None = None) -> S
     path, limit = entry.path, entry.limit
     display = shown(entry.name)
     try:
-        st = entry.st or (os.stat(path) if limit is None else os.lstat(path))
-        if stat.S_ISLNK(st.st_mode):
+        mode, size = entry.mode, entry.size
+        if mode is None:  # the listing could not stat it: again, to record why
+            st = os.stat(path) if limit is None else os.lstat(path)
+            mode, size = st.st_mode, st.st_size
+        if stat.S_ISLNK(mode):
             report.skip(display, "symlink (not followed)")
             return None
-        if limit is None and (stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode)):
+        if limit is None and (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
             with open(path, "rb") as stream:
                 return _spooled(stream, display, spool_dir, report)
-        if stat.S_ISDIR(st.st_mode):
+        if stat.S_ISDIR(mode):
             report.skip(display, "a directory in git's list (a submodule?); name it to read it")
             return None
-        if not stat.S_ISREG(st.st_mode):
+        if not stat.S_ISREG(mode):
             report.skip(display, "not a regular file")
             return None
-        if limit is not None and st.st_size > limit:
+        if limit is not None and size > limit:
             report.skip(
                 display,
-                f"too large ({st.st_size:,} bytes > {limit:,}; raise --max-file-bytes "
+                f"too large ({size:,} bytes > {limit:,}; raise --max-file-bytes "
                 "to include it, or name the file)",
             )
             return None
-        if st.st_size <= SLURP_BYTES:
-            source = _in_memory(display, _slurp(path, st.st_size), report)
+        if size <= SLURP_BYTES:
+            source = _in_memory(display, _slurp(path, size), report)
         else:
-            source = _streamed(Path(path), display, st.st_size, report)
+            source = _streamed(Path(path), display, size, report)
     except OSError as e:
         report.skip(display, f"unreadable: {e.strerror or e}")
         return None

@@ -86,8 +86,9 @@ def stage(
     if processes == 1:
         chunks: list[dict[str, Any]] = []
         files: list[dict[str, Any]] = []
-        for segment in segments:
+        for k, segment in enumerate(segments):
             packed = _pack_entries(workspace, segment, settings, len(chunks), filters.spool_dir)
+            segments[k] = []  # its entries are not needed again
             files += packed.files
             chunks += packed.chunks
             report.skipped += packed.skipped
