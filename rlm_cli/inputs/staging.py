@@ -87,7 +87,8 @@ def stage(
         chunks: list[dict[str, Any]] = []
         files: list[dict[str, Any]] = []
         for k, segment in enumerate(segments):
-            packed = _pack_entries(workspace, segment, settings, len(chunks), filters.spool_dir)
+            write = _final_files(workspace, len(chunks))
+            packed = _pack_entries(segment, settings, write, filters.spool_dir)
             segments[k] = []  # its entries are not needed again
             files += packed.files
             chunks += packed.chunks
@@ -131,7 +132,7 @@ def _stage_in_processes(
     """Pack segments in parallel into temporary chunk files, then number them in order."""
 
     def work(k: int) -> Packed:
-        return _pack_entries(workspace, segments[k], settings, None, None, f"s{k:05d}")
+        return _pack_entries(segments[k], settings, _temp_files(workspace, f"s{k:05d}"), None)
 
     done = in_processes(range(len(segments)), processes, work)
     files: list[dict[str, Any]] = []
@@ -151,29 +152,33 @@ def _chunk_id(index: int) -> str:
     return f"c{index + 1:04d}"
 
 
-def _pack_entries(
-    workspace: Workspace,
-    entries: list[Entry],
-    settings: dict[str, Any],
-    first: int | None,
-    spool_dir: Path | None,
-    temp_prefix: str = "",
-) -> Packed:
-    """Read and pack one segment's entries into chunk files.
-
-    first: the index of its first chunk, whose files are then written under their final
-    names; None (a parallel segment) writes temporary files, named in the chunk entries.
-    """
-    report = Report()
-    sources = (s for e in entries if (s := read_entry(e, report, spool_dir)) is not None)
+def _final_files(workspace: Workspace, first: int = 0) -> Callable[[int, bytes], str]:
+    """A chunk writer: each chunk under its final name, numbered on from index first."""
 
     def write(index: int, data: bytes) -> str:
-        if first is not None:
-            chunk_id = _chunk_id(first + index)
-            atomic_write(workspace.chunk_path(chunk_id), data, durable=False)
-            return chunk_id
-        return write_temp(workspace.chunks_dir / f"{temp_prefix}-{index}", data, False).name
+        chunk_id = _chunk_id(first + index)
+        atomic_write(workspace.chunk_path(chunk_id), data, durable=False)
+        return chunk_id
 
+    return write
+
+
+def _temp_files(workspace: Workspace, prefix: str) -> Callable[[int, bytes], str]:
+    """A chunk writer for a parallel segment: temporary files, renamed once all are numbered."""
+    return lambda index, data: (
+        write_temp(workspace.chunks_dir / f"{prefix}-{index}", data, False).name
+    )
+
+
+def _pack_entries(
+    entries: list[Entry],
+    settings: dict[str, Any],
+    write: Callable[[int, bytes], str],
+    spool_dir: Path | None,
+) -> Packed:
+    """Read and pack one segment's entries, each chunk stored by write (see pack_sources)."""
+    report = Report()
+    sources = (s for e in entries if (s := read_entry(e, report, spool_dir)) is not None)
     packed = pack_sources(sources, settings, write)
     packed.skipped = report.skipped
     return packed
@@ -220,12 +225,7 @@ def stage_sources(
 ) -> dict[str, Any]:
     """Pack sources already read into chunk files and write the manifest."""
     workspace.chunks_dir.mkdir(parents=True, exist_ok=True)
-
-    def write(index: int, data: bytes) -> str:
-        atomic_write(workspace.chunk_path(_chunk_id(index)), data, durable=False)
-        return _chunk_id(index)
-
-    packed = pack_sources(sources, settings, write)
+    packed = pack_sources(sources, settings, _final_files(workspace))
     return write_manifest(workspace, inputs, settings, report, packed.files, packed.chunks)
 
 
