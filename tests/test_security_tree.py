@@ -117,7 +117,8 @@ def test_the_recorded_scope_resolves_links_as_path_resolve_does(tmp_path: Path, 
     (tmp_path / "dangling").symlink_to("nowhere")
     monkeypatch.chdir(tmp_path)
     names = ["a/b/f", "l/f", "a/lf", "l/../a", "dangling", "./a/./b/f", "a/b/", "new/x", ".",
-             "l", "a//b//f", str(tmp_path / "l" / "f"), "a/b/f/.."]  # fmt: skip
+             "l", "a//b//f", str(tmp_path / "l" / "f"), "a/b/f/..", "/", "..", "a/.",
+             f"{tmp_path}/a/"]  # fmt: skip
     assert resolved(names) == [str(Path(n).resolve()) for n in names]
 
 

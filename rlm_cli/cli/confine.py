@@ -51,7 +51,8 @@ def confine(command: str, params: dict[str, Any]) -> None:
     """Record a root's inputs as its scope, or refuse a sub-agent's paths outside the scope."""
     tree = Tree.from_env(params.get("max_depth"))
     if not tree.is_child:
-        record_inputs(resolved(_reads(params)))
+        if command in CALLING:  # the scope is for sub-agents, which only these start
+            record_inputs(resolved(_reads(params)))
         return
     tree.inherit(Budget(), quiet=True)
     if command in CALLING:
@@ -85,14 +86,18 @@ def resolved(paths: list[str]) -> list[str]:
     """
     folders: dict[str, str] = {}
     out = []
+    cwd = os.getcwd()  # once: abspath would ask the system for it again for every path
     for p in paths:
-        folder, name = os.path.split(os.path.abspath(p))
-        if ".." in p.split(os.sep) or name in ("", ".", ".."):
+        if ".." in p and ".." in p.split(os.sep):
             out.append(os.path.realpath(p))  # ".." after a link: resolve the whole path
             continue
+        folder, _, name = os.path.normpath(os.path.join(cwd, p)).rpartition(os.sep)
+        if name in ("", "."):
+            out.append(os.path.realpath(p))
+            continue
         if folder not in folders:
-            folders[folder] = os.path.realpath(folder)
-        full = os.path.join(folders[folder], name)
+            folders[folder] = os.path.realpath(folder or os.sep).rstrip(os.sep)
+        full = f"{folders[folder]}{os.sep}{name}"
         out.append(os.path.realpath(full) if os.path.islink(full) else full)
     return out
 
