@@ -114,15 +114,26 @@ def _cut_long(lines: list[str], room: int) -> Iterator[tuple[list[str], bool]]:
         yield run, False
 
 
-def check_paths(paths: list[str]) -> None:
-    """Fail early, naming every input that does not exist."""
+def check_paths(paths: list[str]) -> dict[str, os.stat_result | None]:
+    """Fail early, naming every input that does not exist; return each one's stat.
+
+    A path that exists but cannot be stat'ed (a dangling link, say) maps to None.
+    """
     if not paths:
         raise RlmError("no inputs given: name files or directories, or '-' to read stdin")
     if paths.count("-") > 1:
         raise RlmError("'-' (stdin) may be given only once")
-    missing = [shown(p) for p in paths if p != "-" and not os.path.lexists(p)]
+    stats: dict[str, os.stat_result | None] = {}
+    for p in paths:
+        if p != "-":
+            try:
+                stats[p] = os.stat(p)
+            except OSError:
+                stats[p] = None
+    missing = [shown(p) for p, st in stats.items() if st is None and not os.path.lexists(p)]
     if missing:
         raise RlmError("path not found: " + ", ".join(missing))
+    return stats
 
 
 class Entry:
@@ -153,15 +164,12 @@ def iter_entries(paths: list[str], filters: Filters, report: Report) -> Iterator
     Size limits apply only to files found by walking a directory (limit is set): a file
     (or stdin, '-') the user named is read whatever its size.
     """
-    check_paths(paths)
+    stats = check_paths(paths)
     for arg in paths:
         if arg == "-":
             yield Entry(None, STDIN_NAME, None, None)
             continue
-        try:
-            st: os.stat_result | None = os.stat(arg)
-        except OSError:
-            st = None  # read_entry stats it again and records why it cannot be read
+        st = stats[arg]  # None: read_entry stats it again and records why it cannot be read
         if st is not None and stat.S_ISDIR(st.st_mode):
             for path, display in list_dir(arg, filters, report):
                 yield Entry(path, display, filters.max_file_bytes, _lstat(path))
@@ -240,8 +248,8 @@ def _slurp(path: str | Path, size: int) -> bytes:
     try:
         first = BINARY_SNIFF_BYTES if size > 8 * BINARY_SNIFF_BYTES else size + 1
         parts = [os.read(fd, first)]
-        if b"\0" in parts[0][:BINARY_SNIFF_BYTES]:
-            return parts[0]
+        if b"\0" in parts[0][:BINARY_SNIFF_BYTES] or len(parts[0]) == size < first:
+            return parts[0]  # binary, or all of it: its listed size, and no byte more
         while parts[-1]:  # until end of file, even if it grew since its size was read
             parts.append(os.read(fd, max(size + 1 - len(parts[0]), BLOCK_BYTES)))
     finally:
