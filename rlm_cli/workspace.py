@@ -76,8 +76,11 @@ def atomic_write(path: Path, data: str | bytes, durable: bool = True) -> None:
     readers check them (a result's record holds its answer's hash), where an fsync per
     file would dominate the time.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = write_temp(path, data, durable)
+    try:
+        tmp = write_temp(path, data, durable)
+    except FileNotFoundError:  # its folder does not exist yet
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = write_temp(path, data, durable)
     try:
         os.replace(tmp, path)
     except BaseException:

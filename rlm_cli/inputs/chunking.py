@@ -278,12 +278,8 @@ def _numbered(lines: list[bytes], start: int) -> bytes:
 
 def _digits(n: int) -> int:
     """How many digits the numbers 1 to n have in all."""
-    total, width, low = 0, 1, 1
-    while low <= n:
-        high = min(n, low * 10 - 1)
-        total += (high - low + 1) * width
-        width, low = width + 1, low * 10
-    return total
+    width = len(str(n))
+    return (n + 1) * width - (10**width - 1) // 9
 
 
 def _rendered_sizes(lines: list[str], start: int) -> list[int]:
@@ -314,7 +310,10 @@ def _after_blanks(lines: list[str] | list[bytes], lo: int, hi: int) -> list[int]
         if b"".join(rests).isascii():
             flags = [not rest for rest in rests]
         else:  # a line of, say, NO-BREAK SPACEs is blank too
-            flags = [not rest or not rest.decode("utf-8").strip() for rest in rests]
+            flags = [
+                not rest or (not rest.isascii() and not rest.decode("utf-8").strip())
+                for rest in rests
+            ]
     return [lo + k for k in range(len(flags) - 1, -1, -1) if flags[k]]
 
 
