@@ -18,11 +18,11 @@ from rlm_cli.inputs.staging import SEGMENT_BYTES
 
 
 def _tree(root: Path) -> None:
-    """About 2.5 segments of text files of varied sizes, with binary and empty ones between."""
+    """About 3 segments of text files of varied sizes, with binary and empty ones between."""
     rng = random.Random(7)
     words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa"]
     total, i = 0, 0
-    while total < SEGMENT_BYTES * 2.5:
+    while total < SEGMENT_BYTES[0] * 3:  # under 8 MiB, segments are of the smallest size
         lines = [
             " ".join(rng.choices(words, k=rng.randint(1, 14))) for _ in range(rng.randint(1, 9000))
         ]
@@ -85,3 +85,22 @@ def test_forked_workers_return_every_result_and_raise_a_childs_error():
         in_processes(range(3), 2, fail_in_child)
     assert raised.value.message == "disk full while writing c0002"
     assert raised.value.exit_code == 7
+
+
+def test_segments_are_an_eighth_of_the_input_within_bounds():
+    """Segment size follows from the total alone, so any process count sees the same cuts."""
+    from rlm_cli.inputs.sources import Entry
+    from rlm_cli.inputs.staging import _segments
+
+    def entries(count: int, size: int) -> list[Entry]:
+        st = os.stat_result((0o100644, 0, 0, 1, 0, 0, size, 0, 0, 0))
+        return [Entry(f"f{i}", f"f{i}", None, st) for i in range(count)]
+
+    low, high = SEGMENT_BYTES
+    mib = 1 << 20
+    assert [len(s) for s in _segments(entries(32, 2 * mib))] == [4] * 8  # 64 MiB: 8 MiB each
+    assert [len(s) for s in _segments(entries(36, mib))] == [5] * 7 + [1]  # 4.5 MiB each
+    assert len(_segments(entries(1024, mib))) == 1024 * mib // high  # 1 GiB: the largest size
+    assert [len(s) for s in _segments(entries(12, mib // 4))] == [4, 4, 4]  # 3 MiB: the smallest
+    assert low == mib
+    assert len(_segments(entries(1, 5000 * mib))) == 1  # a file is never cut between two

@@ -1,8 +1,9 @@
 """Staging: list inputs, pack them into chunks, write chunk files and manifest.json.
 
-Large inputs are packed in segments of about SEGMENT_BYTES, several at once in forked
-processes. Segments end at file boundaries and are the same whatever the number of
-processes, so the same inputs always give the same chunks.
+Large inputs are packed in segments, several at once in forked processes. Segments end at
+file boundaries and their size follows from the inputs' total size alone (an eighth of it,
+within SEGMENT_BYTES), so the same inputs always give the same chunks, whatever the number
+of processes, and up to 4 processes get even shares.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from rlm_cli.inputs.sources import (
 from rlm_cli.progress import plural
 from rlm_cli.workspace import MANIFEST_VERSION, Workspace, atomic_write, sha256, write_temp
 
-SEGMENT_BYTES = 8 * 1024 * 1024  # a segment ends after the file that reaches this size
+SEGMENT_BYTES = (1 << 20, 8 << 20)  # a segment's smallest and largest target size
+SEGMENTS = 8  # inputs of 8 MiB to 64 MiB are cut into about this many segments
 
 
 @dataclass
@@ -110,11 +112,13 @@ def stage(
 
 
 def _segments(entries: list[Entry]) -> list[list[Entry]]:
-    """The entries in runs of about SEGMENT_BYTES, each ending at a file boundary."""
+    """The entries in runs of about an eighth of their size, each ending at a file boundary."""
+    low, high = SEGMENT_BYTES
+    target = min(max(sum(e.size for e in entries) // SEGMENTS, low), high)
     segments: list[list[Entry]] = [[]]
     size = 0
     for entry in entries:
-        if size >= SEGMENT_BYTES:
+        if size >= target:
             segments.append([])
             size = 0
         segments[-1].append(entry)
