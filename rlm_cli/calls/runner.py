@@ -15,6 +15,7 @@ from typing import Any
 from rlm_cli.calls.backends.protocol import USAGE_FIELDS, Backend, CallError, Request, Response
 from rlm_cli.calls.depth import Tree
 from rlm_cli.calls.ledger import BudgetExceeded, Ledger, upper_tokens
+from rlm_cli.calls.pacing import Pacer
 from rlm_cli.calls.pricing import add_cost, cost
 from rlm_cli.calls.records import (
     CallEnd,
@@ -157,20 +158,19 @@ class Runner:
     async def run(self, jobs: list[Job], light: bool = False) -> list[Outcome]:
         """Run jobs with at most `concurrency` calls in flight; a fatal error stops them all.
 
-        light: an answer that finished (not failed, not cut) is kept without its text and
-        with only the record's counts (its files hold the rest), so a fan-out of N calls
-        holds N small records, not N answers.
-
-        A job's files are written by one writer thread while its worker makes the next call
-        (creating a file can wait a millisecond on a busy disk's journal: the event loop must
-        not; one thread keeps GIL hand-offs few). A failed write stops the run one call
-        later; an outcome counts as done only once it is on disk.
+        light: a finished answer (not failed, not cut) is kept as its record's counts only
+        (its files hold the rest): a fan-out of N calls holds N small records, not N answers.
+        Jobs start spaced out (see calls/pacing.py). A job's files are written by one writer
+        thread while its worker makes the next call (creating a file can wait on the disk:
+        the event loop must not). A failed write stops the run one call later; an outcome
+        counts as done only once it is on disk.
         """
         outcomes: list[Outcome] = []
         pending = iter(jobs)
         writes: set[asyncio.Future[None]] = set()
         loop = asyncio.get_running_loop()
         writer = ThreadPoolExecutor(1, thread_name_prefix="rlm-results")
+        pacer = Pacer(min(self.settings.concurrency, len(jobs)))
 
         def stored(outcome: Outcome) -> asyncio.Future[None]:
             """The outcome written (if it has a slot), then counted as done."""
@@ -202,9 +202,11 @@ class Runner:
         async def worker() -> None:
             write: asyncio.Future[None] | None = None
             for job in pending:
+                began = await pacer.turn()
                 if self.stopped:
                     break
                 outcome = await self._run_job(job)
+                pacer.finished(began)
                 if write is not None:
                     await asyncio.shield(write)  # if cancelled, the write still completes
                 write = stored(outcome)
