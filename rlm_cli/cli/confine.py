@@ -38,9 +38,11 @@ class ConfinedGroup(click.Group):
         name, command, rest = super().resolve_command(ctx, args)
         if command is None or name is None or {"--help", "-h"} & set(rest):
             return name, command, rest
-        with command.make_context(name, list(rest), parent=ctx, resilient_parsing=True) as sub:
-            params = dict(sub.params)
         try:
+            if name not in CALLING and not Tree.from_env().is_child:
+                return name, command, rest  # a root that starts no sub-agent: nothing to record
+            with command.make_context(name, list(rest), parent=ctx, resilient_parsing=True) as sub:
+                params = dict(sub.params)
             confine(name, params)
         except RlmError as e:
             raise CliError(e.message, e.exit_code) from None

@@ -141,11 +141,12 @@ def _stage_in_processes(
     done = in_processes(range(len(segments)), processes, work)
     files: list[dict[str, Any]] = []
     chunks: list[dict[str, Any]] = []
+    folder = os.fspath(workspace.chunks_dir)  # names made here: no Path objects per chunk
     for k in range(len(segments)):
         packed = done.pop(k)
         for chunk in packed.chunks:
             chunk_id = _chunk_id(len(chunks))
-            os.replace(workspace.chunks_dir / chunk["id"], workspace.chunk_path(chunk_id))
+            os.replace(f"{folder}/{chunk['id']}", f"{folder}/{chunk_id}.txt")
             chunks.append({**chunk, "id": chunk_id})
         files += packed.files
         report.skipped += packed.skipped
@@ -245,9 +246,9 @@ def write_manifest(
     if not chunks:
         raise RlmError(_nothing_found(inputs, report))
     keep = {f"{c['id']}.txt" for c in chunks}
-    for stale in workspace.chunks_dir.glob("*.txt"):
-        if stale.name not in keep:
-            stale.unlink()
+    for name in os.listdir(workspace.chunks_dir):
+        if name.endswith(".txt") and name not in keep:
+            (workspace.chunks_dir / name).unlink()
     manifest = {
         "version": MANIFEST_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
