@@ -136,6 +136,7 @@ def bench_run() -> dict:
     src.mkdir(exist_ok=True)
     write_log(src / "app.log", RUN_TOKENS * 3)  # rlm-sub estimates 3 bytes per token
     ws = OUT / "run-ws"
+    shutil.rmtree(ws, ignore_errors=True)  # answers cached by an earlier run would be reused
     with fake_server(0.0) as url:
         env = {**os.environ, "ANTHROPIC_BASE_URL": url, "ANTHROPIC_API_KEY": "dummy"}
         cmd = [RLM, "run", "Summarise the errors", str(src / "app.log"), "-w", str(ws)]
