@@ -18,11 +18,11 @@ from rlm_cli.inputs.staging import SEGMENT_BYTES
 
 
 def _tree(root: Path) -> None:
-    """About 3 segments of text files of varied sizes, with binary and empty ones between."""
+    """About 2.5 segments of text files of varied sizes, with binary and empty ones between."""
     rng = random.Random(7)
     words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa"]
     total, i = 0, 0
-    while total < SEGMENT_BYTES[0] * 3:  # under 8 MiB, segments are of the smallest size
+    while total < SEGMENT_BYTES[0] * 2.5:  # under 32 MiB, segments are of the smallest size
         lines = [
             " ".join(rng.choices(words, k=rng.randint(1, 14))) for _ in range(rng.randint(1, 9000))
         ]
@@ -101,6 +101,7 @@ def test_segments_are_an_eighth_of_the_input_within_bounds():
     assert [len(s) for s in _segments(entries(32, 2 * mib))] == [4] * 8  # 64 MiB: 8 MiB each
     assert [len(s) for s in _segments(entries(36, mib))] == [5] * 7 + [1]  # 4.5 MiB each
     assert len(_segments(entries(1024, mib))) == 1024 * mib // high  # 1 GiB: the largest size
-    assert [len(s) for s in _segments(entries(12, mib // 4))] == [4, 4, 4]  # 3 MiB: the smallest
-    assert low == mib
+    assert [len(s) for s in _segments(entries(12, mib // 2))] == [8, 4]  # 6 MiB: the smallest
+    assert len(_segments(entries(30, 100_000))) == 1  # 3 MB: not cut (a seam may cost a call)
+    assert low == 4 * mib
     assert len(_segments(entries(1, 5000 * mib))) == 1  # a file is never cut between two

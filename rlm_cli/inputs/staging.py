@@ -3,7 +3,7 @@
 Large inputs are packed in segments, several at once in forked processes. Segments end at
 file boundaries and their size follows from the inputs' total size alone (an eighth of it,
 within SEGMENT_BYTES), so the same inputs always give the same chunks, whatever the number
-of processes, and up to 4 processes get even shares.
+of processes, and up to 4 processes get even shares. Inputs under 4 MiB are one segment.
 """
 
 from __future__ import annotations
@@ -31,8 +31,10 @@ from rlm_cli.inputs.sources import (
 from rlm_cli.progress import plural
 from rlm_cli.workspace import MANIFEST_VERSION, Workspace, atomic_write, sha256, write_temp
 
-SEGMENT_BYTES = (1 << 20, 8 << 20)  # a segment's smallest and largest target size
-SEGMENTS = 8  # inputs of 8 MiB to 64 MiB are cut into about this many segments
+# A segment's smallest and largest target size. Each seam between segments can leave one
+# partly filled chunk (one more call to pay for), so small inputs are not cut at all.
+SEGMENT_BYTES = (4 << 20, 8 << 20)
+SEGMENTS = 8  # inputs of 32 MiB to 64 MiB are cut into about this many segments
 
 
 @dataclass
