@@ -1,4 +1,4 @@
-"""The pacer spreads the starts of jobs without lowering the throughput."""
+"""The pacer spreads the starts of jobs while their durations are steady, and only then."""
 
 from __future__ import annotations
 
@@ -32,6 +32,13 @@ def test_a_slow_average_spaces_starts_by_at_most_max_gap():
     pacer = Pacer(2)
     pacer.took(60.0)  # one call that hung: its 27 s gap would hold every start back
     assert [pacer.delay(10.0) for _ in range(3)] == pytest.approx([0.0, MAX_GAP, 2 * MAX_GAP])
+
+
+def test_jobs_of_varying_durations_start_at_once():
+    pacer = Pacer(4)
+    for seconds in [0.5, 0.1, 0.9, 0.3, 0.7] * 4:  # a model's answers: some short, some long
+        pacer.took(seconds)
+    assert [pacer.delay(10.0) for _ in range(8)] == [0.0] * 8
 
 
 def test_the_average_follows_the_durations_seen():
