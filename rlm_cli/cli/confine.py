@@ -40,7 +40,7 @@ class ConfinedGroup(click.Group):
             return name, command, rest
         try:
             if name not in CALLING and not Tree.from_env().is_child:
-                return name, command, rest  # a root that starts no sub-agent: nothing to record
+                return name, command, rest  # a root that starts no sub-agent: no scope to record
             with command.make_context(name, list(rest), parent=ctx, resilient_parsing=True) as sub:
                 params = dict(sub.params)
             confine(name, params)
@@ -52,9 +52,8 @@ class ConfinedGroup(click.Group):
 def confine(command: str, params: dict[str, Any]) -> None:
     """Record a root's inputs as its scope, or refuse a sub-agent's paths outside the scope."""
     tree = Tree.from_env(params.get("max_depth"))
-    if not tree.is_child:
-        if command in CALLING:  # the scope is for sub-agents, which only these start
-            record_inputs(resolved(_reads(params)))
+    if not tree.is_child:  # a calling root (see resolve_command): its scope, for sub-agents
+        record_inputs(resolved(_reads(params)))
         return
     tree.inherit(Budget(), quiet=True)
     if command in CALLING:
