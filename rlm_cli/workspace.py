@@ -88,23 +88,25 @@ def atomic_write(path: Path, data: str | bytes, durable: bool = True) -> None:
         raise
 
 
-def write_temp(path: Path, data: str | bytes, durable: bool = True) -> Path:
+def write_temp(
+    path: Path, data: str | bytes, durable: bool = True, owner: int | None = None
+) -> Path:
     """Write data to a new temporary file beside path (in path's folder); return its path.
 
-    Renaming it over path publishes it whole. Its name carries this process's pid, so a
-    workspace opened after the writer died deletes it.
+    Renaming it over path publishes it whole. Its name carries the pid of its owner, the
+    process that will publish it (this one unless given), so a workspace opened after the
+    owner died deletes it, and never while the owner lives.
     """
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{next(_serial)}.tmp"
+    pid = owner or os.getpid()
+    tmp = path.parent / f".{path.name}.{pid}.{next(_serial)}.tmp"
     try:
         # O_EXCL: never through a link or over another writer's file; mode 0666 less the umask.
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
     except FileExistsError:  # left by a killed process that had this pid
         import tempfile
 
-        fd, name = tempfile.mkstemp(
-            dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp"
-        )
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{pid}.", suffix=".tmp")
         tmp = Path(name)
         os.fchmod(fd, FILE_MODE)  # mkstemp makes 0600; a file follows the umask
     try:

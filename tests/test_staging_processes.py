@@ -105,3 +105,21 @@ def test_segments_are_an_eighth_of_the_input_within_bounds():
     assert len(_segments(entries(30, 100_000))) == 1  # 3 MB: not cut (a seam may cost a call)
     assert low == 4 * mib
     assert len(_segments(entries(1, 5000 * mib))) == 1  # a file is never cut between two
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # fork beside pytest's threads
+def test_a_childs_chunk_files_survive_a_workspace_opened_before_the_parent_renames(
+    tmp_path: Path,
+):
+    """A child's temporary chunks carry the parent's pid: another rlm-sub that opens the
+    workspace after the child exited, before the parent renamed them, leaves them alone."""
+    from rlm_cli.inputs.staging import _temp_files
+    from rlm_cli.workspace import Workspace, check_links
+
+    ws = Workspace(tmp_path / "ws")
+    ws.chunks_dir.mkdir(parents=True)
+    write = _temp_files(ws, "s00001", os.getpid())
+    names = in_processes([0, 1], 2, lambda k: write(k, b"chunk %d\n" % k))
+    assert names[1] and names[0] != names[1]  # job 1 was written by the child, now gone
+    check_links(ws.root)  # what any rlm-sub does when it opens the workspace
+    assert sorted(p.name for p in ws.chunks_dir.iterdir()) == sorted(names.values())

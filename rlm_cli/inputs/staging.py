@@ -136,9 +136,11 @@ def _stage_in_processes(
     processes: int,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Pack segments in parallel into temporary chunk files, then number them in order."""
+    owner = os.getpid()  # renames the children's files after they have exited
 
     def work(k: int) -> Packed:
-        return _pack_entries(segments[k], settings, _temp_files(workspace, f"s{k:05d}"), None)
+        write = _temp_files(workspace, f"s{k:05d}", owner)
+        return _pack_entries(segments[k], settings, write, None)
 
     done = in_processes(range(len(segments)), processes, work)
     files: list[dict[str, Any]] = []
@@ -170,10 +172,15 @@ def _final_files(workspace: Workspace, first: int = 0) -> Callable[[int, bytes],
     return write
 
 
-def _temp_files(workspace: Workspace, prefix: str) -> Callable[[int, bytes], str]:
-    """A chunk writer for a parallel segment: temporary files, renamed once all are numbered."""
+def _temp_files(workspace: Workspace, prefix: str, owner: int) -> Callable[[int, bytes], str]:
+    """A chunk writer for a parallel segment: temporary files, renamed once all are numbered.
+
+    They carry the pid of owner (the parent, which renames them), not of the child that
+    wrote them: another rlm-sub opening the workspace once the child has exited would
+    otherwise delete them as a dead writer's leftovers before the parent renames them.
+    """
     return lambda index, data: (
-        write_temp(workspace.chunks_dir / f"{prefix}-{index}", data, False).name
+        write_temp(workspace.chunks_dir / f"{prefix}-{index}", data, False, owner).name
     )
 
 
